@@ -1,0 +1,70 @@
+/* Output of a run: the output folder, HDF5 snapshots (parallel, collective), the XDMF
+ * index ParaView opens, the diagnostics table, and provenance attributes on every file.
+ * io/ only moves bytes; it computes nothing. Options read here: -out, -out_dt, -out_overwrite. */
+#pragma once
+#include <petscsys.h>
+
+/* Everything a file must say about where it came from. Same values on every rank. */
+typedef struct {
+  const char      *solver;    /* "particles", ... */
+  PetscInt64       seed;
+  PetscInt         n, d;      /* tokens, state dimension */
+  PetscInt         heads, k;  /* heads, query/key dimension */
+  PetscReal        beta;
+  const char      *mask;      /* "none" | "causal" */
+  const char      *norm;      /* "softmax" | "unnormalized" */
+  const char      *geometry;  /* "euclidean" | "sphere" */
+  const PetscReal *Q, *K, *V; /* heads*k*d, heads*k*d, heads*d*d (row-major per head) */
+} MfsaProvenance;
+
+/* One particle snapshot: this rank's contiguous rows [lo, lo+nloc) of the global arrays. */
+typedef struct {
+  PetscReal        time;
+  PetscInt         step;
+  PetscInt         n, d;
+  PetscInt         lo, nloc;
+  const PetscReal *x;     /* nloc x d, row-major */
+  const PetscReal *speed; /* nloc: |x_i'| */
+} MfsaParticleFrame;
+
+/* One row of the diagnostics time series (same values on every rank; rank 0 writes). */
+typedef struct {
+  PetscReal time;
+  PetscInt  step;
+  PetscReal dt;
+  PetscReal energy;             /* (1/(2 beta n^2)) sum_h sum_i Z_{h,i}; NaN when beta = 0 */
+  PetscReal log_energy;         /* log of the above, finite even when energy overflows */
+  PetscReal order_parameter;    /* |mean x| */
+  PetscReal clustered_fraction; /* fraction of pairs i<j with cos(x_i,x_j) > 0.999 */
+  PetscReal logz_min, logz_max; /* over tokens and heads */
+  PetscReal norm_drift;         /* max | |x_i| - 1 | (sphere), 0 otherwise */
+  PetscReal wall;               /* seconds since the run started */
+} MfsaDiagnosticsRow;
+
+typedef struct _p_MfsaOutput *MfsaOutput;
+
+PetscErrorCode MfsaOutputCreate(MPI_Comm, MfsaOutput *);
+/* Reads -out <folder> (default "mfsa_out"), -out_dt <interval> (default: ts max time, i.e. first
+ * and last state only; must be > 0), -out_overwrite (bool, default false). Validates values. */
+PetscErrorCode MfsaOutputSetFromOptions(MfsaOutput);
+/* Creates the folder (mkdir -p) or checks it. Errors (collectively, same message on all ranks):
+ * folder exists and already holds mfsa output (snap_*.h5, *.xmf, diagnostics.h5) and
+ * -out_overwrite was not given; folder cannot be created or is not writable; path is a file.
+ * With -out_overwrite, the old mfsa files are removed only here, after all checks passed. */
+PetscErrorCode MfsaOutputSetUp(MfsaOutput);
+PetscErrorCode MfsaOutputGetInterval(MfsaOutput, PetscReal *out_dt);
+PetscErrorCode MfsaOutputGetFolder(MfsaOutput, const char **folder);
+/* Collective. Writes <folder>/snap_<6-digit counter>.h5 and rewrites <folder>/mfsa.xmf. */
+PetscErrorCode MfsaOutputWriteParticles(MfsaOutput, const MfsaParticleFrame *, const MfsaProvenance *);
+/* Collective (rank 0 writes). Appends a row to <folder>/diagnostics.h5. */
+PetscErrorCode MfsaOutputAppendDiagnostics(MfsaOutput, const MfsaDiagnosticsRow *, const MfsaProvenance *);
+PetscErrorCode MfsaOutputDestroy(MfsaOutput *);
+
+/* Input files (collective). Reads rows [lo, lo+nloc) of a 2-D double dataset of shape n x d
+ * from `file` (dataset path `dataset`, e.g. "/particles/x"). Errors name the option `optname`
+ * and the file: cannot open, dataset missing, wrong rank/shape (say expected vs found),
+ * non-finite value (say which row). */
+PetscErrorCode MfsaReadRows(MPI_Comm, const char *optname, const char *file, const char *dataset, PetscInt n, PetscInt d, PetscInt lo, PetscInt nloc, PetscReal *x);
+/* Reads a whole 3-D double dataset of shape (n0, n1, n2) on every rank (model matrices).
+ * Same error rules. */
+PetscErrorCode MfsaReadArray3(MPI_Comm, const char *optname, const char *file, const char *dataset, PetscInt n0, PetscInt n1, PetscInt n2, PetscReal *a);

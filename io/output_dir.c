@@ -1,0 +1,143 @@
+/* The -out folder: create it (mkdir -p), prove it is writable, refuse to mix a new run
+ * with an old one unless -out_overwrite, and only then remove the old files.
+ * Rank 0 alone touches the file system (one answer, no races between ranks) and
+ * broadcasts its verdict, so every rank fails together with the same message. */
+#define _POSIX_C_SOURCE 200809L
+#include "output_impl.h"
+#include "h5_util.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MSG_LEN (2 * PETSC_MAX_PATH_LEN)
+
+static int EndsWith(const char *s, const char *suffix)
+{
+  size_t ls = strlen(s), lx = strlen(suffix);
+  return ls >= lx && !strcmp(s + ls - lx, suffix);
+}
+
+/* The files an mfsa run writes into its folder, including our own temporaries that a
+ * crash can leave behind. Anything else in the folder is the user's and is left alone. */
+static int IsMfsaOutput(const char *name)
+{
+  if (!strncmp(name, "snap_", 5) && (EndsWith(name, ".h5") || EndsWith(name, ".h5.tmp"))) return 1;
+  if (EndsWith(name, ".xmf") || !strcmp(name, "mfsa.xmf.tmp")) return 1;
+  if (!strcmp(name, "diagnostics.h5") || !strcmp(name, "diagnostics.h5.tmp")) return 1;
+  return 0;
+}
+
+/* mkdir -p. Returns 0 or an errno, with the component that failed in failed. */
+static int MakePath(const char *folder, char *failed, size_t len)
+{
+  char        path[PETSC_MAX_PATH_LEN];
+  struct stat st;
+
+  MfsaFormat(path, sizeof(path), "%s", folder);
+  for (char *p = path + 1;; p++) {
+    const int last = (*p == 0);
+    if (*p != '/' && !last) continue;
+    *p = 0;
+    if (mkdir(path, 0777) && errno != EEXIST) {
+      const int e = errno;
+      MfsaFormat(failed, len, "%s", path);
+      return e;
+    }
+    if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
+      MfsaFormat(failed, len, "%s", path);
+      return ENOTDIR;
+    }
+    if (last) return 0;
+    *p = '/';
+  }
+}
+
+/* Everything rank 0 checks and does, without PETSc errors: returns the error code for all
+ * ranks and fills msg. */
+static PetscErrorCode CheckAndPrepare(const char *folder, PetscBool overwrite, char *msg, size_t len)
+{
+  char           failed[PETSC_MAX_PATH_LEN], path[PETSC_MAX_PATH_LEN], first[PETSC_MAX_PATH_LEN] = "";
+  struct stat    st;
+  int            e, fd;
+  DIR           *dir;
+  struct dirent *ent;
+  long           count = 0;
+
+  if (!stat(folder, &st) && !S_ISDIR(st.st_mode)) {
+    MfsaFormat(msg, len, "-out %s exists and is not a folder; choose another -out", folder);
+    return PETSC_ERR_FILE_OPEN;
+  }
+  if ((e = MakePath(folder, failed, sizeof(failed)))) {
+    if (e == ENOTDIR) MfsaFormat(msg, len, "-out %s: cannot create the folder because %s is not a folder; choose another -out", folder, failed);
+    else MfsaFormat(msg, len, "-out %s: cannot create folder %s (%s); choose another -out or fix the permissions", folder, failed, strerror(e));
+    return PETSC_ERR_FILE_OPEN;
+  }
+  /* access(W_OK) answers for the caller's uid only and ignores read-only mounts and ACL
+   * quirks; creating a file is the only test that tells the truth. */
+  MfsaFormat(path, sizeof(path), "%s/.mfsa_write_probe.%ld", folder, (long)getpid());
+  fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0666);
+  if (fd < 0) {
+    MfsaFormat(msg, len, "-out %s is not writable (%s); choose another -out or fix the permissions", folder, strerror(errno));
+    return PETSC_ERR_FILE_WRITE;
+  }
+  close(fd);
+  if (unlink(path)) {
+    MfsaFormat(msg, len, "-out %s: cannot remove the probe file %s (%s)", folder, path, strerror(errno));
+    return PETSC_ERR_FILE_WRITE;
+  }
+
+  if (!(dir = opendir(folder))) {
+    MfsaFormat(msg, len, "-out %s: cannot list the folder (%s); choose another -out or fix the permissions", folder, strerror(errno));
+    return PETSC_ERR_FILE_READ;
+  }
+  while ((ent = readdir(dir))) {
+    if (!IsMfsaOutput(ent->d_name)) continue;
+    if (!count++) MfsaFormat(first, sizeof(first), "%s", ent->d_name);
+  }
+  closedir(dir);
+  if (count && !overwrite) {
+    MfsaFormat(msg, len, "-out %s already holds mfsa output (%s%s); pass -out_overwrite to replace it or choose another -out", folder, first, count > 1 ? " and more" : "");
+    return PETSC_ERR_FILE_UNEXPECTED;
+  }
+  if (!count) return 0;
+
+  /* All checks passed: only now may the old run's files go. */
+  if (!(dir = opendir(folder))) {
+    MfsaFormat(msg, len, "-out %s: cannot list the folder (%s)", folder, strerror(errno));
+    return PETSC_ERR_FILE_READ;
+  }
+  while ((ent = readdir(dir))) {
+    if (!IsMfsaOutput(ent->d_name)) continue;
+    MfsaFormat(path, sizeof(path), "%s/%s", folder, ent->d_name);
+    if (unlink(path)) {
+      MfsaFormat(msg, len, "-out_overwrite: cannot remove old output %s (%s)", path, strerror(errno));
+      closedir(dir);
+      return PETSC_ERR_FILE_WRITE;
+    }
+  }
+  closedir(dir);
+  return 0;
+}
+
+PetscErrorCode MfsaOutputSetUp(MfsaOutput out)
+{
+  PetscMPIInt    rank;
+  PetscErrorCode code = 0;
+  char           msg[MSG_LEN] = "";
+
+  PetscFunctionBegin;
+  MfsaValidPointer(out, 1);
+  PetscCallMPI(MPI_Comm_rank(out->comm, &rank));
+  if (rank == 0) code = CheckAndPrepare(out->folder, out->overwrite, msg, sizeof(msg));
+  PetscCall(MfsaBcastError(out->comm, &code, msg, sizeof(msg)));
+  PetscCheck(!code, out->comm, code, "%s", msg);
+  /* A second SetUp starts a fresh index: the old files are gone. */
+  out->nsnap       = 0;
+  out->nsnap_files = 0;
+  out->nrows       = 0;
+  out->setup       = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}

@@ -1,0 +1,147 @@
+/* Particle snapshots: one HDF5 file per snapshot, written collectively by all ranks
+ * (each its contiguous rows of the global token order), under a temporary name that is
+ * renamed only once the file is complete, then the XDMF index is rewritten. */
+#define _POSIX_C_SOURCE 200809L
+#include "output_impl.h"
+#include "h5_util.h"
+#include "provenance.h"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Checks that the ranks' blocks tile [0, n) in rank order, so the file is in global token
+ * order whatever the rank count. Collective; every rank reaches the same verdict. */
+static PetscErrorCode CheckFrame(MPI_Comm comm, const MfsaParticleFrame *f)
+{
+  PetscInt64 mine[2], expect_lo = 0, total;
+  PetscInt   bad, anybad;
+
+  PetscFunctionBegin;
+  bad = !(f->n >= 1 && f->d >= 1 && f->lo >= 0 && f->nloc >= 0 && f->lo + f->nloc <= f->n) || (f->nloc && !f->x) || (f->nloc && !f->speed);
+  mine[0] = f->lo;
+  mine[1] = f->nloc;
+  PetscCallMPI(MPI_Exscan(&mine[1], &expect_lo, 1, MPIU_INT64, MPI_SUM, comm));
+  PetscMPIInt rank;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0) expect_lo = 0;
+  if (mine[0] != expect_lo) bad = 1;
+  PetscCall(MPIU_Allreduce(&mine[1], &total, 1, MPIU_INT64, MPI_SUM, comm));
+  PetscCall(MPIU_Allreduce(&bad, &anybad, 1, MPIU_INT, MPI_MAX, comm));
+  PetscCheck(!anybad && total == f->n, comm, PETSC_ERR_ARG_WRONG, "MfsaParticleFrame: the ranks' rows [lo, lo+nloc) must tile [0, n) in rank order with x and speed set (n = %" PetscInt_FMT ", sum of nloc = %" PetscInt64_FMT ")", f->n, total);
+  PetscCheck(!PetscIsInfOrNanReal(f->time), comm, PETSC_ERR_FP, "MfsaParticleFrame: time is not finite (%g)", (double)f->time);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WriteParticleFile(MfsaOutput out, const char *fname, const MfsaParticleFrame *f, const MfsaProvenance *prov)
+{
+  MPI_Comm    comm = out->comm;
+  PetscMPIInt size, rank;
+  hid_t       file, group, dxpl;
+  hsize_t     dims[2];
+  PetscReal  *s, *xyz = NULL;
+  int64_t    *index;
+  const hsize_t lo = (hsize_t)f->lo, nloc = (hsize_t)f->nloc, n = (hsize_t)f->n, d = (hsize_t)f->d;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(MfsaH5CreateParallel(comm, fname, &file));
+  PetscCall(MfsaH5CreateDxpl(comm, fname, PETSC_TRUE, &dxpl));
+  PetscCall(MfsaH5WriteAttrDouble(comm, fname, file, "time", (double)f->time));
+  PetscCall(MfsaH5WriteAttrInt64(comm, fname, file, "step", (int64_t)f->step));
+  PetscCall(MfsaH5WriteProvenance(comm, fname, file, file, prov, size, rank == 0 ? PETSC_TRUE : PETSC_FALSE, dxpl));
+
+  MfsaH5Check(comm, fname, group = H5Gcreate2(file, "/particles", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  dims[0] = n;
+  dims[1] = d;
+  PetscCall(MfsaH5WriteRows(comm, fname, group, "x", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 2, dims, lo, nloc, f->x, dxpl));
+
+  PetscCall(PetscMalloc2(f->nloc, &s, f->nloc, &index));
+  for (PetscInt i = 0; i < f->nloc; i++) {
+    const PetscInt64 g = (PetscInt64)f->lo + i;
+    s[i]               = (PetscReal)(g + 1) / (PetscReal)f->n; /* token position in (0, 1] */
+    index[i]           = (int64_t)g;
+  }
+  PetscCall(MfsaH5WriteRows(comm, fname, group, "s", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, lo, nloc, s, dxpl));
+  PetscCall(MfsaH5WriteRows(comm, fname, group, "index", H5T_NATIVE_INT64, H5T_STD_I64LE, 1, dims, lo, nloc, index, dxpl));
+  PetscCall(MfsaH5WriteRows(comm, fname, group, "speed", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, lo, nloc, f->speed, dxpl));
+  PetscCall(PetscFree2(s, index));
+
+  /* ParaView wants 3-D points: a zero-padded / truncated copy keeps the XDMF geometry
+   * XYZ for every d, while /particles/x stays the exact state. */
+  if (f->d != 3) {
+    PetscCall(PetscCalloc1(3 * f->nloc, &xyz));
+    for (PetscInt i = 0; i < f->nloc; i++)
+      for (PetscInt c = 0; c < PetscMin(f->d, 3); c++) xyz[3 * i + c] = f->x[i * f->d + c];
+    dims[1] = 3;
+    PetscCall(MfsaH5WriteRows(comm, fname, group, "xyz", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 2, dims, lo, nloc, xyz, dxpl));
+    PetscCall(PetscFree(xyz));
+  }
+  MfsaH5Check(comm, fname, H5Gclose(group));
+  MfsaH5Check(comm, fname, H5Pclose(dxpl));
+  MfsaH5Check(comm, fname, H5Fclose(file));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode MfsaOutputWriteParticles(MfsaOutput out, const MfsaParticleFrame *f, const MfsaProvenance *prov)
+{
+  PetscMPIInt    rank;
+  PetscInt       number, slot;
+  char           name[MFSA_OUTPUT_NAME_MAX], fname[PETSC_MAX_PATH_LEN], tmpname[PETSC_MAX_PATH_LEN];
+  char           msg[2 * PETSC_MAX_PATH_LEN] = "";
+  PetscErrorCode code = 0;
+
+  PetscFunctionBegin;
+  MfsaValidPointer(out, 1);
+  MfsaValidPointer(f, 2);
+  MfsaValidPointer(prov, 3);
+  PetscCheck(out->setup, out->comm, PETSC_ERR_ORDER, "call MfsaOutputSetUp() before MfsaOutputWriteParticles()");
+  MfsaH5Silence();
+  PetscCall(CheckFrame(out->comm, f));
+  PetscCallMPI(MPI_Comm_rank(out->comm, &rank));
+
+  /* A second snapshot at the same time (e.g. the final state landing on an output time)
+   * replaces the previous one under the same file name, so the index never holds a time
+   * twice and no orphan file is left behind. */
+  if (out->nsnap > 0 && out->snaps[out->nsnap - 1].time == f->time) {
+    slot   = out->nsnap - 1;
+    number = out->snaps[slot].number;
+  } else {
+    slot   = out->nsnap;
+    number = out->nsnap_files;
+  }
+  PetscCheck(number <= 999999, out->comm, PETSC_ERR_SUP, "-out %s: more than 1000000 snapshots; raise -out_dt", out->folder);
+  PetscCall(PetscSNPrintf(name, sizeof(name), "snap_%06" PetscInt_FMT ".h5", number));
+  PetscCall(MfsaPathJoin(out->comm, out->folder, name, fname, sizeof(fname)));
+  PetscCall(PetscSNPrintf(tmpname, sizeof(tmpname), "%s.tmp", fname));
+
+  PetscCall(WriteParticleFile(out, tmpname, f, prov));
+  /* H5Fclose is collective, but the barrier makes it explicit that no rank still writes
+   * when rank 0 publishes the file under its real name. */
+  PetscCallMPI(MPI_Barrier(out->comm));
+  if (rank == 0 && rename(tmpname, fname)) {
+    code = PETSC_ERR_FILE_WRITE;
+    MfsaFormat(msg, sizeof(msg), "-out %s: cannot rename %s to %s (%s)", out->folder, tmpname, fname, strerror(errno));
+  }
+  PetscCall(MfsaBcastError(out->comm, &code, msg, sizeof(msg)));
+  PetscCheck(!code, out->comm, code, "%s", msg);
+
+  if (slot == out->nsnap) {
+    if (out->nsnap == out->maxsnap) {
+      MfsaSnapshotEntry *grown;
+      out->maxsnap = PetscMax(16, 2 * out->maxsnap);
+      PetscCall(PetscMalloc1(out->maxsnap, &grown));
+      if (out->nsnap) PetscCall(PetscArraycpy(grown, out->snaps, out->nsnap));
+      PetscCall(PetscFree(out->snaps));
+      out->snaps = grown;
+    }
+    out->nsnap++;
+    out->nsnap_files++;
+  }
+  out->snaps[slot].time   = f->time;
+  out->snaps[slot].number = number;
+  out->snaps[slot].n      = f->n;
+  out->snaps[slot].d      = f->d;
+  PetscCall(MfsaOutputWriteXdmf(out));
+  PetscFunctionReturn(0);
+}

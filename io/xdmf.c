@@ -1,0 +1,87 @@
+/* The XDMF index <folder>/mfsa.xmf that ParaView opens: a temporal collection of
+ * Polyvertex point clouds, one per snapshot file. Rewritten whole after every snapshot
+ * (tmp + rename) so a reader never sees a half-written index. */
+#define _POSIX_C_SOURCE 200809L
+#include "output_impl.h"
+#include "h5_util.h"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static void WriteDataItem(FILE *fp, const char *indent, const char *dims, const char *type, const char *file, const char *dataset)
+{
+  fprintf(fp, "%s<DataItem Dimensions=\"%s\" NumberType=\"%s\" Precision=\"8\" Format=\"HDF\">%s:%s</DataItem>\n", indent, dims, type, file, dataset);
+}
+
+static void WriteAttribute(FILE *fp, const char *name, const char *dims, const char *type, const char *file, const char *dataset)
+{
+  fprintf(fp, "        <Attribute Name=\"%s\" AttributeType=\"Scalar\" Center=\"Node\">\n", name);
+  WriteDataItem(fp, "          ", dims, type, file, dataset);
+  fprintf(fp, "        </Attribute>\n");
+}
+
+/* Returns 0 or an errno. File names are relative to the index (same folder) so the
+ * folder can be moved or copied as a whole. */
+static int WriteIndex(const char *path, const MfsaSnapshotEntry *snaps, PetscInt nsnap)
+{
+  FILE *fp = fopen(path, "w");
+  int   e;
+
+  if (!fp) return errno ? errno : EIO;
+  fprintf(fp, "<?xml version=\"1.0\" ?>\n");
+  fprintf(fp, "<Xdmf Version=\"3.0\">\n");
+  fprintf(fp, "  <Domain>\n");
+  fprintf(fp, "    <Grid Name=\"particles\" GridType=\"Collection\" CollectionType=\"Temporal\">\n");
+  for (PetscInt i = 0; i < nsnap; i++) {
+    const MfsaSnapshotEntry *s = &snaps[i];
+    char                     file[64], dims1[32], dims3[64];
+
+    MfsaFormat(file, sizeof(file), "snap_%06" PetscInt_FMT ".h5", s->number);
+    MfsaFormat(dims1, sizeof(dims1), "%" PetscInt_FMT, s->n);
+    MfsaFormat(dims3, sizeof(dims3), "%" PetscInt_FMT " 3", s->n);
+    fprintf(fp, "      <Grid Name=\"snap_%06" PetscInt_FMT "\" GridType=\"Uniform\">\n", s->number);
+    /* %.17g round-trips a double exactly: the index time is the file's time attribute. */
+    fprintf(fp, "        <Time Value=\"%.17g\"/>\n", (double)s->time);
+    fprintf(fp, "        <Topology TopologyType=\"Polyvertex\" NumberOfElements=\"%" PetscInt_FMT "\" NodesPerElement=\"1\"/>\n", s->n);
+    fprintf(fp, "        <Geometry GeometryType=\"XYZ\">\n");
+    WriteDataItem(fp, "          ", dims3, "Float", file, s->d == 3 ? "/particles/x" : "/particles/xyz");
+    fprintf(fp, "        </Geometry>\n");
+    WriteAttribute(fp, "s", dims1, "Float", file, "/particles/s");
+    WriteAttribute(fp, "index", dims1, "Int", file, "/particles/index");
+    WriteAttribute(fp, "speed", dims1, "Float", file, "/particles/speed");
+    fprintf(fp, "      </Grid>\n");
+  }
+  fprintf(fp, "    </Grid>\n");
+  fprintf(fp, "  </Domain>\n");
+  fprintf(fp, "</Xdmf>\n");
+  /* A full disk shows up at fflush/fclose, not at fprintf. */
+  e = ferror(fp) ? (errno ? errno : EIO) : 0;
+  if (fclose(fp) && !e) e = errno ? errno : EIO;
+  return e;
+}
+
+PetscErrorCode MfsaOutputWriteXdmf(MfsaOutput out)
+{
+  PetscMPIInt    rank;
+  PetscErrorCode code = 0;
+  char           path[PETSC_MAX_PATH_LEN], tmp[PETSC_MAX_PATH_LEN], msg[2 * PETSC_MAX_PATH_LEN] = "";
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(out->comm, &rank));
+  PetscCall(MfsaPathJoin(out->comm, out->folder, "mfsa.xmf", path, sizeof(path)));
+  PetscCall(MfsaPathJoin(out->comm, out->folder, "mfsa.xmf.tmp", tmp, sizeof(tmp)));
+  if (rank == 0) {
+    int e;
+    errno = 0;
+    if ((e = WriteIndex(tmp, out->snaps, out->nsnap))) {
+      code = PETSC_ERR_FILE_WRITE;
+      MfsaFormat(msg, sizeof(msg), "-out %s: cannot write the XDMF index %s (%s)", out->folder, tmp, strerror(e));
+    } else if (rename(tmp, path)) {
+      code = PETSC_ERR_FILE_WRITE;
+      MfsaFormat(msg, sizeof(msg), "-out %s: cannot rename %s to %s (%s)", out->folder, tmp, path, strerror(errno));
+    }
+  }
+  PetscCall(MfsaBcastError(out->comm, &code, msg, sizeof(msg)));
+  PetscCheck(!code, out->comm, code, "%s", msg);
+  PetscFunctionReturn(0);
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite as CI runs it: install what is missing (including Slurm, ParaView,
+# Xvfb for the real-client tests), build with -Werror, run every ctest test; then an
+# ASan+UBSan build runs the serial tests.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+bash "$src/jobs/install_deps.sh"
+
+bash "$src/jobs/build.sh" "$src/build" -DMFSA_WERROR=ON
+(cd "$src/build" && ctest --output-on-failure -j "$jobs" --timeout 600)
+
+bash "$src/jobs/build.sh" "$src/build-asan" -DMFSA_WERROR=ON -DMFSA_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+(cd "$src/build-asan" && ctest --output-on-failure -j "$jobs" -L serial --timeout 900)

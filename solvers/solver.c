@@ -1,0 +1,115 @@
+/* Solver registry and the type-independent part of every solver: TS creation with mfsa's
+ * defaults (fixed-step RK4), option validation, and dispatch through the ops table. */
+#include "solver.h"
+
+static PetscFunctionList MfsaSolverList           = NULL;
+static PetscBool         MfsaSolverRegisterCalled = PETSC_FALSE;
+
+PetscErrorCode MfsaSolverRegister(const char name[], PetscErrorCode (*create)(MfsaSolver))
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFunctionListAdd(&MfsaSolverList, name, create));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode MfsaSolverRegisterAll(void)
+{
+  PetscFunctionBegin;
+  if (MfsaSolverRegisterCalled) PetscFunctionReturn(0);
+  MfsaSolverRegisterCalled = PETSC_TRUE;
+  PetscCall(MfsaSolverRegister("particles", MfsaSolverCreate_Particles));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode MfsaSolverCreate(AttnModel model, MfsaSolver *solver)
+{
+  MfsaSolver s;
+
+  PetscFunctionBegin;
+  PetscCall(MfsaSolverRegisterAll());
+  PetscCall(PetscNew(&s));
+  s->comm  = model->comm;
+  s->model = model;
+  PetscCall(PetscStrncpy(s->type, "particles", sizeof(s->type)));
+  PetscCall(TSCreate(s->comm, &s->ts));
+  PetscCall(TSSetProblemType(s->ts, TS_NONLINEAR));
+  PetscCall(TSSetType(s->ts, TSRK));
+  PetscCall(TSRKSetType(s->ts, TSRK4));
+  PetscCall(TSSetTimeStep(s->ts, 0.01));
+  PetscCall(TSSetMaxTime(s->ts, 1.0));
+  PetscCall(TSSetMaxSteps(s->ts, PETSC_MAX_INT));
+  PetscCall(TSSetExactFinalTime(s->ts, TS_EXACTFINALTIME_MATCHSTEP));
+  {
+    TSAdapt adapt;
+    PetscCall(TSGetAdapt(s->ts, &adapt));
+    PetscCall(TSAdaptSetType(adapt, TSADAPTNONE));
+  }
+  *solver = s;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode MfsaSolverSetFromOptions(MfsaSolver s)
+{
+  PetscErrorCode (*create)(MfsaSolver) = NULL;
+  char      type[64];
+  PetscBool set;
+  PetscReal dt, tmax;
+
+  PetscFunctionBegin;
+  PetscCall(PetscStrncpy(type, s->type, sizeof(type)));
+  PetscOptionsBegin(s->comm, NULL, "mfsa solver", "MfsaSolver");
+  PetscCall(PetscOptionsString("-solver", "Solver type (particles)", NULL, s->type, type, sizeof(type), &set));
+  PetscCall(PetscFunctionListFind(MfsaSolverList, type, &create));
+  PetscCheck(create, s->comm, PETSC_ERR_USER_INPUT, "-solver %s is not a known solver; available: particles", type);
+  PetscCall(PetscStrncpy(s->type, type, sizeof(s->type)));
+  PetscCall((*create)(s));
+  if (s->ops.setfromoptions) PetscCall((*s->ops.setfromoptions)(s, PetscOptionsObject));
+  PetscOptionsEnd();
+
+  PetscCall(TSSetFromOptions(s->ts));
+  PetscCall(TSGetTimeStep(s->ts, &dt));
+  PetscCall(TSGetMaxTime(s->ts, &tmax));
+  PetscCheck(PetscIsNormalReal(dt) && dt > 0, s->comm, PETSC_ERR_USER_INPUT, "-ts_dt must be a finite number > 0 (got %g)", (double)dt);
+  PetscCheck(PetscIsNormalReal(tmax) && tmax > 0, s->comm, PETSC_ERR_USER_INPUT, "-ts_max_time must be a finite number > 0 (got %g)", (double)tmax);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode MfsaSolverSetUp(MfsaSolver s)
+{
+  PetscFunctionBegin;
+  PetscCall((*s->ops.setup)(s));
+  s->provenance.seed     = s->model->seed;
+  s->provenance.d        = s->model->d;
+  s->provenance.heads    = s->model->heads;
+  s->provenance.k        = s->model->k;
+  s->provenance.beta     = s->model->beta;
+  s->provenance.mask     = MfsaMaskNames[s->model->mask];
+  s->provenance.norm     = MfsaNormNames[s->model->norm];
+  s->provenance.geometry = MfsaGeometryNames[s->model->geometry];
+  s->provenance.Q        = s->model->Q;
+  s->provenance.K        = s->model->K;
+  s->provenance.V        = s->model->V;
+  PetscCall(TSSetSolution(s->ts, s->X));
+  PetscCall(TSSetUp(s->ts));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode MfsaSolverView(MfsaSolver s, PetscViewer viewer)
+{
+  PetscFunctionBegin;
+  PetscCall(AttnModelView(s->model, viewer));
+  if (s->ops.view) PetscCall((*s->ops.view)(s, viewer));
+  PetscCall(TSView(s->ts, viewer));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode MfsaSolverDestroy(MfsaSolver *solver)
+{
+  PetscFunctionBegin;
+  if (!*solver) PetscFunctionReturn(0);
+  if ((*solver)->ops.destroy) PetscCall((*(*solver)->ops.destroy)(*solver));
+  PetscCall(VecDestroy(&(*solver)->X));
+  PetscCall(TSDestroy(&(*solver)->ts));
+  PetscCall(PetscFree(*solver));
+  PetscFunctionReturn(0);
+}

@@ -1,0 +1,42 @@
+/* The solver interface (PETSc ops-table pattern). A solver owns the state Vec and the TS;
+ * the driver only calls Create / SetFromOptions / SetUp / Solve / Destroy. Adding a solver
+ * is one file in solvers/ plus one MfsaSolverRegister line in solver.c. */
+#pragma once
+#include <petscts.h>
+#include "model.h"
+#include "output.h"
+
+typedef struct _p_MfsaSolver *MfsaSolver;
+
+typedef struct {
+  PetscErrorCode (*setfromoptions)(MfsaSolver, PetscOptionItems *); /* type options */
+  PetscErrorCode (*setup)(MfsaSolver);                              /* state Vec, initial data, TS RHS */
+  PetscErrorCode (*poststep)(MfsaSolver);                           /* after every accepted step (retraction); may be NULL */
+  PetscErrorCode (*output)(MfsaSolver, MfsaOutput, PetscInt step, PetscReal dt, PetscReal wall); /* snapshot + diagnostics at the TS's time */
+  PetscErrorCode (*view)(MfsaSolver, PetscViewer);
+  PetscErrorCode (*destroy)(MfsaSolver);
+} MfsaSolverOps;
+
+struct _p_MfsaSolver {
+  MPI_Comm       comm;
+  char           type[64];
+  AttnModel      model;
+  TS             ts;
+  Vec            X;
+  MfsaSolverOps  ops;
+  void          *data;
+  MfsaProvenance provenance;
+};
+
+PetscErrorCode MfsaSolverRegister(const char name[], PetscErrorCode (*create)(MfsaSolver));
+PetscErrorCode MfsaSolverCreate(AttnModel, MfsaSolver *);
+/* -solver <type> (default particles), the type's options, then PETSc TS options (-ts_*). */
+PetscErrorCode MfsaSolverSetFromOptions(MfsaSolver);
+PetscErrorCode MfsaSolverSetUp(MfsaSolver);
+/* Time loop: steps with PETSc TS, lands exactly on every output time, writes output. */
+PetscErrorCode MfsaSolverSolve(MfsaSolver, MfsaOutput);
+PetscErrorCode MfsaSolverView(MfsaSolver, PetscViewer);
+PetscErrorCode MfsaSolverDestroy(MfsaSolver *);
+
+/* Solver types */
+PetscErrorCode MfsaSolverCreate_Particles(MfsaSolver);

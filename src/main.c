@@ -1,0 +1,45 @@
+/* mfsa driver: options -> model -> solver (state Vec + TS) -> output. Every option is read
+ * and validated, and input files are checked, before the output folder is touched. */
+#include "model.h"
+#include "options_util.h"
+#include "output.h"
+#include "solver.h"
+#include "mfsa_version.h"
+
+static const char help[] = "mfsa " MFSA_VERSION " (" MFSA_GIT_REVISION "): self-attention as a dynamical system and its mean-field limit.\n"
+                           "Usage: mpiexec -n P mfsa [options]   (all options and defaults: mfsa -help)\n\n";
+
+int main(int argc, char **argv)
+{
+  AttnModel  model  = NULL;
+  MfsaSolver solver = NULL;
+  MfsaOutput output = NULL;
+  PetscBool  help_requested, view;
+  const char *folder;
+
+  PetscCall(PetscInitialize(&argc, &argv, NULL, help));
+  PetscCall(PetscOptionsHasHelp(NULL, &help_requested));
+
+  PetscCall(AttnModelCreate(PETSC_COMM_WORLD, &model));
+  PetscCall(AttnModelSetFromOptions(model));
+  PetscCall(MfsaSolverCreate(model, &solver));
+  PetscCall(MfsaSolverSetFromOptions(solver));
+  PetscCall(MfsaOutputCreate(PETSC_COMM_WORLD, &output));
+  PetscCall(MfsaOutputSetFromOptions(output));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-mfsa_view", &view));
+  if (!help_requested) {
+    PetscCall(MfsaOptionsCheckUnused(PETSC_COMM_WORLD));
+    PetscCall(AttnModelSetUp(model));
+    PetscCall(MfsaSolverSetUp(solver));
+    PetscCall(MfsaOutputSetUp(output));
+    if (view) PetscCall(MfsaSolverView(solver, PETSC_VIEWER_STDOUT_WORLD));
+    PetscCall(MfsaSolverSolve(solver, output));
+    PetscCall(MfsaOutputGetFolder(output, &folder));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "mfsa: wrote snapshots and diagnostics to %s/ (open %s/mfsa.xmf in ParaView)\n", folder, folder));
+  }
+  PetscCall(MfsaOutputDestroy(&output));
+  PetscCall(MfsaSolverDestroy(&solver));
+  PetscCall(AttnModelDestroy(&model));
+  PetscCall(PetscFinalize());
+  return 0;
+}

@@ -1,0 +1,147 @@
+/* mfsa_bench: figures for the pair kernel and the particle solver (not a test: it prints).
+ *   1. exp() throughput of the same vector exp the kernel uses (the bound), ns per exp;
+ *   2. pair kernel, ns per pair per core (causal or not, d), and its ratio to the bound;
+ *   3. one fixed-step RK4 particle step on 1 rank (rank 0 alone) and on all ranks: speedup.
+ * Usage: mfsa-mpiexec 2 mfsa_bench [-bench_n 16384] [-bench_d 3] [-bench_causal 1] [-bench_min_time 1] */
+#include <petscts.h>
+#include <math.h>
+#include "model.h"
+#include "pair_kernel.h"
+#include "rng.h"
+#include "solver.h"
+
+#pragma omp declare simd notinbranch
+extern double exp(double);
+
+static PetscErrorCode ExpBound(double min_time, double *ns_per_exp)
+{
+  const int      N = 4096;
+  double        *a, *b, sink = 0;
+  PetscLogDouble t0, t1;
+  long           reps = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc2(N, &a, N, &b));
+  for (int i = 0; i < N; i++) a[i] = -5.0 + 10.0 * i / N;
+  PetscCall(PetscTime(&t0));
+  do {
+#pragma omp simd
+    for (int i = 0; i < N; i++) b[i] = exp(a[i]);
+    sink += b[reps % N];
+    reps++;
+    PetscCall(PetscTime(&t1));
+  } while (t1 - t0 < min_time);
+  *ns_per_exp = 1e9 * (t1 - t0) / ((double)reps * N);
+  if (sink == 42.0) PetscCall(PetscPrintf(PETSC_COMM_SELF, " "));
+  PetscCall(PetscFree2(a, b));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KernelTime(PetscInt n, PetscInt d, PetscBool causal, double min_time, double *ns_per_pair)
+{
+  double        *q, *mean, *logz, *keystore;
+  PetscInt      *klim;
+  PairKeys       keys;
+  PetscLogDouble t0, t1;
+  long           reps  = 0;
+  double         pairs = causal ? 0.5 * (double)n * (n + 1) : (double)n * n;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc4(n * d, &q, n * d, &mean, n, &logz, n, &klim));
+  PetscCall(PairKeysAllocate(n, d, &keys, &keystore));
+  for (PetscInt i = 0; i < n; i++) {
+    double x[256], norm = 0;
+    MfsaRandomNormals(1, 1, (uint64_t)i, (int)d, x);
+    for (PetscInt a = 0; a < d; a++) norm += x[a] * x[a];
+    for (PetscInt a = 0; a < d; a++) {
+      keystore[a * keys.ld + i] = x[a] / sqrt(norm);
+      q[i * d + a]              = x[a] / sqrt(norm); /* beta = 1, B = I on the sphere */
+    }
+    klim[i] = causal ? i + 1 : n;
+  }
+  PetscCall(PetscTime(&t0));
+  do {
+    PetscCall(PairKernelApply(&keys, n, q, klim, mean, logz));
+    reps++;
+    PetscCall(PetscTime(&t1));
+  } while (t1 - t0 < min_time);
+  *ns_per_pair = 1e9 * (t1 - t0) / (reps * pairs);
+  PetscCall(PairKeysFree(&keystore));
+  PetscCall(PetscFree4(q, mean, logz, klim));
+  PetscFunctionReturn(0);
+}
+
+/* Seconds per RK4 step of the particle solver on `comm` (options from the database). */
+static PetscErrorCode StepTime(MPI_Comm comm, double min_time, double *seconds)
+{
+  AttnModel      model;
+  MfsaSolver     solver;
+  PetscLogDouble t0, t1;
+  long           reps = 0;
+
+  PetscFunctionBegin;
+  PetscCall(AttnModelCreate(comm, &model));
+  PetscCall(AttnModelSetFromOptions(model));
+  PetscCall(AttnModelSetUp(model));
+  PetscCall(MfsaSolverCreate(model, &solver));
+  PetscCall(MfsaSolverSetFromOptions(solver));
+  PetscCall(MfsaSolverSetUp(solver));
+  PetscCall(TSStep(solver->ts)); /* warm-up */
+  PetscCallMPI(MPI_Barrier(comm));
+  PetscCall(PetscTime(&t0));
+  do {
+    PetscCall(TSStep(solver->ts));
+    reps++;
+    PetscCallMPI(MPI_Barrier(comm));
+    PetscCall(PetscTime(&t1));
+    PetscCallMPI(MPI_Bcast(&t1, 1, MPI_DOUBLE, 0, comm));
+  } while (t1 - t0 < min_time);
+  *seconds = (t1 - t0) / reps;
+  PetscCall(MfsaSolverDestroy(&solver));
+  PetscCall(AttnModelDestroy(&model));
+  PetscFunctionReturn(0);
+}
+
+int main(int argc, char **argv)
+{
+  PetscInt    n = 16384, d = 3;
+  PetscBool   causal = PETSC_TRUE;
+  PetscReal   min_time = 1.0;
+  PetscMPIInt rank, size;
+  double      ns_exp = 0, ns_pair = 0, t1 = 0, tP = 0;
+  char        nstr[32];
+  MPI_Comm    self_comm;
+
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  PetscOptionsBegin(PETSC_COMM_WORLD, NULL, "mfsa benchmark", NULL);
+  PetscCall(PetscOptionsInt("-bench_n", "Tokens", NULL, n, &n, NULL));
+  PetscCall(PetscOptionsInt("-bench_d", "Dimension", NULL, d, &d, NULL));
+  PetscCall(PetscOptionsBool("-bench_causal", "Causal mask", NULL, causal, &causal, NULL));
+  PetscCall(PetscOptionsReal("-bench_min_time", "Seconds per measurement", NULL, min_time, &min_time, NULL));
+  PetscOptionsEnd();
+
+  if (rank == 0) {
+    PetscCall(ExpBound(min_time, &ns_exp));
+    PetscCall(KernelTime(n, d, causal, min_time, &ns_pair));
+    PetscCall(PetscPrintf(PETSC_COMM_SELF, "exp bound:   %.3f ns/exp (vector exp, one core)\n", ns_exp));
+    PetscCall(PetscPrintf(PETSC_COMM_SELF, "pair kernel: %.3f ns/pair/core (%s, d = %d, n = %d, double); %.0f%% of the exp bound\n", ns_pair, causal ? "causal" : "unmasked", (int)d, (int)n, 100.0 * ns_exp / ns_pair));
+  }
+  /* particle step: the same options for the 1-rank and the P-rank runs */
+  PetscCall(PetscSNPrintf(nstr, sizeof(nstr), "%d", (int)n));
+  PetscCall(PetscOptionsSetValue(NULL, "-n", nstr));
+  PetscCall(PetscSNPrintf(nstr, sizeof(nstr), "%d", (int)d));
+  PetscCall(PetscOptionsSetValue(NULL, "-attn_dim", nstr));
+  PetscCall(PetscOptionsSetValue(NULL, "-attn_mask", causal ? "causal" : "none"));
+  PetscCallMPI(MPI_Comm_split(PETSC_COMM_WORLD, rank == 0 ? 0 : MPI_UNDEFINED, 0, &self_comm));
+  if (rank == 0) {
+    PetscCall(StepTime(self_comm, min_time, &t1));
+    PetscCallMPI(MPI_Comm_free(&self_comm));
+  }
+  PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
+  PetscCall(StepTime(PETSC_COMM_WORLD, min_time, &tP));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "particle RK4 step (%s, d = %d, n = %d): 1 rank %.4f s, %d ranks %.4f s, speedup %.2fx (%.0f%% parallel efficiency)\n", causal ? "causal" : "unmasked", (int)d, (int)n, t1, size, tP, t1 / tP, 100.0 * t1 / tP / size));
+  PetscCall(PetscFinalize());
+  return 0;
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/python3
+"""Bad input: a clear error and nothing overwritten.
+
+usage: test_bad_input.py NPROCS
+
+A sentinel output folder is prepared first by a good run (its snapshots, XDMF and
+diagnostics) plus a user file.  Every bad case runs with `-out SENTINEL -out_overwrite`
+(so the only thing wrong is the bad input, and a run that deletes old output before it has
+validated everything is caught), except the cases about the output folder itself.  For each
+case we require:
+  * exit code != 0 (and no time-out / hang),
+  * stdout+stderr names the offending option or file (a regex per case),
+  * the sentinel folder is byte-identical (same files, same contents) and has no new files.
+Controls: the base options alone succeed into a fresh folder, and the same existing folder
+WITH -out_overwrite succeeds (new snapshots replace the old ones; the user file stays).
+"""
+import os
+import re
+import sys
+import numpy as np
+import h5py
+import mfsa_testlib as L
+
+N, D = 8, 3
+BASE = ["-n", N, "-attn_dim", D, "-ts_dt", 0.01, "-ts_max_time", 0.05]
+
+
+def tree(d):
+    """{relative path: bytes} for every file under d (and '<dir>' for folders)."""
+    out = {}
+    for root, dirs, files in os.walk(d):
+        for x in dirs:
+            out[os.path.relpath(os.path.join(root, x), d)] = "<dir>"
+        for x in files:
+            p = os.path.join(root, x)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, d)] = fh.read()
+    return out
+
+
+def tree_diff(before, after):
+    msgs = []
+    for k in sorted(set(before) | set(after)):
+        if k not in after:
+            msgs.append(f"{k} deleted")
+        elif k not in before:
+            msgs.append(f"{k} created")
+        elif before[k] != after[k]:
+            msgs.append(f"{k} modified")
+    return msgs
+
+
+def body(chk, nprocs):
+    tmp = L.test_dir(f"bad_input_np{nprocs}")
+    sentinel = os.path.join(tmp, "sentinel")
+    # the folder a previous (good) run left behind, plus a user's own file
+    L.run_ok(1, BASE + ["-out_dt", 0.025], sentinel)
+    with open(os.path.join(sentinel, "notes.txt"), "w") as fh:
+        fh.write("user file: must survive\n")
+    before = tree(sentinel)
+    n_old = len(L.snapshot_files(sentinel))
+    chk.check(n_old == 3, f"sentinel prepared with 3 snapshots (t = 0, 0.025, 0.05): got {n_old}")
+
+    # control: the base options are good
+    L.run_ok(nprocs, BASE, os.path.join(tmp, "control_base"))
+    chk.check(True, "control: base options succeed into a fresh folder")
+
+    # input files
+    good = L.write_init(os.path.join(tmp, "good_init.h5"), L.random_sphere(N, D, 1))
+    wrong_d = L.write_init(os.path.join(tmp, "wrong_d_init.h5"), L.random_sphere(N, D + 1, 1))
+    wrong_n = L.write_init(os.path.join(tmp, "wrong_n_init.h5"), L.random_sphere(N - 3, D, 1))
+    Xn = L.random_sphere(N, D, 1)
+    Xn[5, 1] = np.nan
+    nan_init = L.write_init(os.path.join(tmp, "nan_init.h5"), Xn)
+    garbage = os.path.join(tmp, "garbage_init.h5")
+    with open(garbage, "w") as fh:
+        fh.write("this is not an HDF5 file\n" * 20)
+    missing = os.path.join(tmp, "does_not_exist_init.h5")
+    qkv_noV = L.write_qkv(os.path.join(tmp, "qkv_noV.h5"), np.eye(D)[None], np.eye(D)[None], None)
+    regular = os.path.join(tmp, "a_regular_file")
+    with open(regular, "w") as fh:
+        fh.write("not a folder\n")
+    regular_before = open(regular, "rb").read()
+
+    OV = ["-out", sentinel, "-out_overwrite"]
+    cases = [
+        # name, extra args, regex the message must match
+        ("unknown option", ["-attn_btea", 1] + OV, r"attn_btea"),
+        ("-n 0", ["-n", 0] + OV, r"(?<![\w-])-n\b"),
+        ("-n -4", ["-n", -4] + OV, r"(?<![\w-])-n\b"),
+        ("-attn_dim 0", ["-attn_dim", 0] + OV, r"-attn_dim"),
+        ("-attn_beta -1", ["-attn_beta", -1] + OV, r"-attn_beta"),
+        ("-ts_dt 0", ["-ts_dt", 0] + OV, r"-ts_dt"),
+        ("-ts_dt -0.01", ["-ts_dt", -0.01] + OV, r"-ts_dt"),
+        ("-attn_mask foo", ["-attn_mask", "foo"] + OV, r"-attn_mask"),
+        ("-geometry cube", ["-geometry", "cube"] + OV, r"-geometry"),
+        ("-attn_norm x", ["-attn_norm", "x"] + OV, r"-attn_norm"),
+        ("-attn_heads 0", ["-attn_heads", 0] + OV, r"-attn_heads"),
+        ("-attn_qkv foo", ["-attn_qkv", "foo"] + OV, r"-attn_qkv"),
+        ("-init foo", ["-init", "foo"] + OV, r"-init\b"),
+        ("-out_dt -1", ["-out_dt", -1] + OV, r"-out_dt"),
+        ("-out_dt 0", ["-out_dt", 0] + OV, r"-out_dt"),
+        ("-init file without -init_file", ["-init", "file"] + OV, r"-init_file"),
+        ("init file does not exist", ["-init", "file", "-init_file", missing] + OV, re.escape(os.path.basename(missing))),
+        ("init file is not HDF5", ["-init", "file", "-init_file", garbage] + OV, re.escape(os.path.basename(garbage))),
+        ("init file with wrong d", ["-init", "file", "-init_file", wrong_d] + OV, re.escape(os.path.basename(wrong_d))),
+        ("init file with wrong n", ["-init", "file", "-init_file", wrong_n] + OV, re.escape(os.path.basename(wrong_n))),
+        ("init file with NaN", ["-init", "file", "-init_file", nan_init] + OV, re.escape(os.path.basename(nan_init))),
+        ("init dataset missing", ["-init", "file", "-init_file", good, "-init_dataset", "/no/such"] + OV, r"/no/such"),
+        ("-attn_qkv file without V", ["-attn_qkv", "file", "-attn_qkv_file", qkv_noV] + OV, re.escape(os.path.basename(qkv_noV))),
+        ("-attn_qkv file without -attn_qkv_file", ["-attn_qkv", "file"] + OV, r"-attn_qkv_file"),
+        ("output folder under a regular file", ["-out", os.path.join(regular, "sub")], re.escape(os.path.basename(regular))),
+        ("existing output folder, no -out_overwrite", ["-out", sentinel], r"-out_overwrite|" + re.escape(sentinel)),
+    ]
+    for name, extra, pattern in cases:
+        r = L.run_mfsa(nprocs, BASE + extra, timeout=60)
+        after = tree(sentinel)
+        diff = tree_diff(before, after)
+        msg_ok = re.search(pattern, r.output) is not None
+        # the last meaningful line of the message, for the log
+        lines = [l for l in r.output.splitlines() if l.strip() and "------" not in l]
+        shown = next((l.strip() for l in lines if re.search(pattern, l)), lines[0].strip() if lines else "")
+        ok = (r.rc != 0 and not r.timed_out) and msg_ok and not diff
+        detail = f"rc={r.rc}{' TIMEOUT' if r.timed_out else ''}, message {'names' if msg_ok else 'does NOT name'} /{pattern}/: {shown[:160]!r}"
+        if diff:
+            detail += f"; sentinel folder changed: {diff[:5]}"
+        chk.check(ok, f"bad input [{name}]: {detail}")
+        if not ok:
+            print(r.describe(1500))
+        if diff:  # restore the sentinel so later cases are judged on their own
+            for k, v in before.items():
+                p = os.path.join(sentinel, k)
+                if v == "<dir>":
+                    os.makedirs(p, exist_ok=True)
+                else:
+                    os.makedirs(os.path.dirname(p), exist_ok=True)
+                    with open(p, "wb") as fh:
+                        fh.write(v)
+            for k in set(after) - set(before):
+                p = os.path.join(sentinel, k)
+                if os.path.isfile(p):
+                    os.remove(p)
+    chk.check(open(regular, "rb").read() == regular_before and os.path.isfile(regular), "the regular file used as an -out parent is untouched")
+
+    # positive control: same existing folder WITH -out_overwrite
+    r = L.run_mfsa(nprocs, BASE + ["-n", 5, "-out", sentinel, "-out_overwrite"], timeout=60)
+    snaps = L.snapshot_files(sentinel)
+    ok = r.rc == 0 and len(snaps) == 2
+    chk.check(ok, f"control: existing folder with -out_overwrite succeeds with the 2 new snapshots (rc={r.rc}, snapshots {[os.path.basename(s) for s in snaps]})")
+    if not ok:
+        print(r.describe(1500))
+    if snaps:
+        with h5py.File(snaps[-1], "r") as f:
+            shape = f["/particles/x"].shape
+        chk.check(shape == (5, D), f"control: overwritten snapshot holds the new run (n = 5): /particles/x {shape}")
+    chk.check(os.path.isfile(os.path.join(sentinel, "notes.txt")), "control: -out_overwrite keeps the user's non-mfsa file")
+    xs, xt, _ = L.read_xdmf_times(os.path.join(sentinel, "mfsa.xmf"))
+    chk.check(xt == [0.0, 0.05], f"control: the rewritten XDMF lists only the new run's times [0, 0.05] (got {xt})")
+
+
+if __name__ == "__main__":
+    nprocs = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    L.main_guard(f"bad_input_np{nprocs}", lambda chk: body(chk, nprocs))
