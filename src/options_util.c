@@ -40,7 +40,8 @@ PetscErrorCode MfsaOptionsCheckUnused(MPI_Comm comm)
     PetscCall(PetscSNPrintf(item, sizeof(item), "%s-%s", i ? ", " : "", names[i]));
     PetscCall(PetscStrlcat(list, item, sizeof(list)));
   }
+  const PetscInt unused = N; /* LeftRestore resets N */
   PetscCall(PetscOptionsLeftRestore(NULL, &N, &names, &values));
-  PetscCheck(N == 0, comm, PETSC_ERR_USER_INPUT, "Unknown or unused option%s: %s. Check the spelling; run with -help to list every option and its default", N > 1 ? "s" : "", list);
+  PetscCheck(unused == 0, comm, PETSC_ERR_USER_INPUT, "Unknown or unused option%s: %s. Check the spelling; run with -help to list every option and its default", unused > 1 ? "s" : "", list);
   PetscFunctionReturn(0);
 }
