@@ -33,12 +33,14 @@ static PetscErrorCode WriteTable(MfsaOutput out, const char *fname, const MfsaPr
 {
   const MPI_Comm comm = PETSC_COMM_SELF;
   const hsize_t  dims[1] = {(hsize_t)out->nrows};
-  hid_t          file;
+  hid_t          file, fapl;
   PetscReal     *col;
   int64_t       *step;
 
   PetscFunctionBegin;
-  MfsaH5Check(comm, fname, file = H5Fcreate(fname, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+  PetscCall(MfsaH5SerialFapl(comm, fname, &fapl));
+  MfsaH5Check(comm, fname, file = H5Fcreate(fname, H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
+  MfsaH5Check(comm, fname, H5Pclose(fapl));
   PetscCall(MfsaH5WriteProvenance(comm, fname, file, file, prov, ranks, PETSC_TRUE, H5P_DEFAULT));
   PetscCall(PetscMalloc2(out->nrows, &col, out->nrows, &step));
   for (size_t c = 0; c < sizeof(RealColumns) / sizeof(RealColumns[0]); c++) {

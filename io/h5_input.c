@@ -38,6 +38,17 @@ static void DescribeContents(hid_t file, char *buf, size_t len)
   else if (l.count > 8 && l.used + 8 < len) MfsaFormat(buf + l.used, len - l.used, ", ...");
 }
 
+/* Read-only open on one process; locking is best effort (see MfsaH5SerialFapl). No PETSc
+ * errors here: the callers turn a failure into a collective verdict. */
+static hid_t OpenSerial(const char *file)
+{
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), fid;
+  if (fapl >= 0) (void)H5Pset_file_locking(fapl, 1, 1);
+  fid = H5Fopen(file, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
+  if (fapl >= 0) H5Pclose(fapl);
+  return fid;
+}
+
 /* H5Lexists fails (rather than answering "no") when an intermediate group is missing,
  * so walk the path one component at a time. */
 static int PathExists(hid_t file, const char *dataset)
@@ -83,7 +94,7 @@ static PetscErrorCode CheckDataset(const char *optname, const char *file, const 
     MfsaFormat(msg, len, "%s %s: not an HDF5 file", optname, file);
     return PETSC_ERR_FILE_UNEXPECTED;
   }
-  if ((fid = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
+  if ((fid = OpenSerial(file)) < 0) {
     MfsaH5ErrorString(found, sizeof(found));
     MfsaFormat(msg, len, "%s %s: cannot open the HDF5 file (%s)", optname, file, found);
     return PETSC_ERR_FILE_OPEN;
@@ -216,7 +227,7 @@ PetscErrorCode MfsaReadArray3(MPI_Comm comm, const char *optname, const char *fi
    * beats every rank hitting the file system for the same bytes. */
   if (rank == 0) {
     hid_t fid, did;
-    if ((fid = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) code = PETSC_ERR_FILE_OPEN;
+    if ((fid = OpenSerial(file)) < 0) code = PETSC_ERR_FILE_OPEN;
     else {
       if ((did = H5Dopen2(fid, dataset, H5P_DEFAULT)) < 0 || H5Dread(did, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a) < 0) code = PETSC_ERR_FILE_READ;
       if (did >= 0) H5Dclose(did);

@@ -76,6 +76,14 @@ PetscErrorCode MfsaH5OpenParallel(MPI_Comm comm, const char *fname, hid_t *file)
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode MfsaH5SerialFapl(MPI_Comm comm, const char *fname, hid_t *fapl)
+{
+  PetscFunctionBegin;
+  MfsaH5Check(comm, fname, *fapl = H5Pcreate(H5P_FILE_ACCESS));
+  MfsaH5Check(comm, fname, H5Pset_file_locking(*fapl, 1, 1));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode MfsaH5CreateDxpl(MPI_Comm comm, const char *fname, PetscBool collective, hid_t *dxpl)
 {
   PetscFunctionBegin;

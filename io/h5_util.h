@@ -35,6 +35,9 @@ void MfsaH5ErrorString(char *buf, size_t len);
 PetscErrorCode MfsaH5CreateParallel(MPI_Comm comm, const char *fname, hid_t *file);
 /* Collective on comm: opens an existing fname read-only for MPI-IO access. */
 PetscErrorCode MfsaH5OpenParallel(MPI_Comm comm, const char *fname, hid_t *file);
+/* File access list for one process (sec2 driver) that tolerates file systems without
+ * flock (NFS, some Lustre mounts): HDF5 1.10 otherwise fails to open with "unable to lock file". */
+PetscErrorCode MfsaH5SerialFapl(MPI_Comm comm, const char *fname, hid_t *fapl);
 /* A dataset transfer list: collective MPI-IO when collective is true, else H5P_DEFAULT's copy. */
 PetscErrorCode MfsaH5CreateDxpl(MPI_Comm comm, const char *fname, PetscBool collective, hid_t *dxpl);
 

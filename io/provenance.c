@@ -3,6 +3,7 @@
 #include "provenance.h"
 #include "h5_util.h"
 #include "mfsa_version.h"
+#include <string.h>
 
 static PetscErrorCode WriteModelArray(MPI_Comm comm, const char *fname, hid_t group, const char *name, const PetscReal *a, PetscInt n0, PetscInt n1, PetscInt n2, PetscBool write_data, hid_t dxpl)
 {
@@ -26,6 +27,7 @@ PetscErrorCode MfsaH5WriteProvenance(MPI_Comm comm, const char *fname, hid_t fil
   /* The resolved database (command line, -options_file, environment) is what the run
    * actually used; the command line alone would miss options files. */
   PetscCall(PetscOptionsGetAll(NULL, &options));
+  for (size_t len = strlen(options); len > 0 && options[len - 1] == ' '; len--) options[len - 1] = 0;
   PetscCall(MfsaH5WriteAttrString(comm, fname, loc, "options", options));
   PetscCall(PetscFree(options));
   PetscCall(MfsaH5WriteAttrInt(comm, fname, loc, "ranks", (int)ranks));
