@@ -8,3 +8,4 @@ set_tests_properties(test_snapshot_roundtrip_np2 test_snapshot_roundtrip_np3 PRO
 mfsa_c_test(test_partition 1)
 mfsa_py_test(diagnostics_none_np1   test_diagnostics.py serial none 1)
 mfsa_py_test(diagnostics_causal_np2 test_diagnostics.py mpi causal 2)
+mfsa_py_test(analysis_reader test_analysis_reader.py serial)
