@@ -44,8 +44,8 @@ typedef struct {
 typedef struct _p_MfsaOutput *MfsaOutput;
 
 PetscErrorCode MfsaOutputCreate(MPI_Comm, MfsaOutput *);
-/* Reads -out <folder> (default "mfsa_out"), -out_dt <interval> (default: ts max time, i.e. first
- * and last state only; must be > 0), -out_overwrite (bool, default false). Validates values. */
+/* Reads -out <folder> (default "mfsa_out"), -out_dt <interval> (> 0; the default 0 means first
+ * and last state only; negative or non-finite is an error), -out_overwrite (bool, default false). */
 PetscErrorCode MfsaOutputSetFromOptions(MfsaOutput);
 /* Creates the folder (mkdir -p) or checks it. Errors (collectively, same message on all ranks):
  * folder exists and already holds mfsa output (snap_*.h5, *.xmf, diagnostics.h5) and

@@ -42,7 +42,11 @@ static int WriteIndex(const char *path, const MfsaSnapshotEntry *snaps, PetscInt
     fprintf(fp, "      <Grid Name=\"snap_%06" PetscInt_FMT "\" GridType=\"Uniform\">\n", s->number);
     /* %.17g round-trips a double exactly: the index time is the file's time attribute. */
     fprintf(fp, "        <Time Value=\"%.17g\"/>\n", (double)s->time);
-    fprintf(fp, "        <Topology TopologyType=\"Polyvertex\" NumberOfElements=\"%" PetscInt_FMT "\" NodesPerElement=\"1\"/>\n", s->n);
+    /* explicit connectivity (the global index): ParaView's Xdmf3 reader builds no cells
+     * for a Polyvertex topology without it, and then draws nothing */
+    fprintf(fp, "        <Topology TopologyType=\"Polyvertex\" NumberOfElements=\"%" PetscInt_FMT "\" NodesPerElement=\"1\">\n", s->n);
+    WriteDataItem(fp, "          ", dims1, "Int", file, "/particles/index");
+    fprintf(fp, "        </Topology>\n");
     fprintf(fp, "        <Geometry GeometryType=\"XYZ\">\n");
     WriteDataItem(fp, "          ", dims3, "Float", file, s->d == 3 ? "/particles/x" : "/particles/xyz");
     fprintf(fp, "        </Geometry>\n");

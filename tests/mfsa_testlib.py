@@ -42,10 +42,12 @@ class Checker:
         self.name = name
         self.failures = []
         self.count = 0
+        self.prefix = ""  # prepended to every message (e.g. the case being checked)
         self.t0 = time.time()
 
     def check(self, ok, what):
         self.count += 1
+        what = self.prefix + what
         tag = "ok  " if ok else "FAIL"
         print(f"[{tag}] {what}", flush=True)
         if not ok:

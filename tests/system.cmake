@@ -26,6 +26,9 @@ mfsa_py_test(snapshot_times_adaptive test_snapshot_times.py    serial adaptive)
 mfsa_py_test(bad_input_np1           test_bad_input.py         serial 1)
 mfsa_py_test(bad_input_np2           test_bad_input.py         mpi    2)
 
+# the command-line contract: -help, defaults, -options_file
+mfsa_py_test(cli_options             test_cli.py               serial)
+
 # real clients: h5dump shows provenance; ParaView opens the XDMF of a 2-rank run
 mfsa_py_test(provenance_h5dump       test_provenance.py        client)
 mfsa_py_test(paraview_xdmf           test_paraview.py          client)

@@ -6,7 +6,8 @@ usage: test_bad_input.py NPROCS
 A sentinel output folder is prepared first by a good run (its snapshots, XDMF and
 diagnostics) plus a user file.  Every bad case runs with `-out SENTINEL -out_overwrite`
 (so the only thing wrong is the bad input, and a run that deletes old output before it has
-validated everything is caught), except the cases about the output folder itself.  For each
+validated everything is caught), except the cases about the output folder itself.  Each case
+works on its own copy of the sentinel so that the cases run 4 at a time.  For each
 case we require:
   * exit code != 0 (and no time-out / hang),
   * stdout+stderr names the offending option or file (a regex per case),
@@ -15,7 +16,9 @@ Controls: the base options alone succeed into a fresh folder, and the same exist
 WITH -out_overwrite succeeds (new snapshots replace the old ones; the user file stays).
 """
 import os
+import concurrent.futures
 import re
+import shutil
 import sys
 import numpy as np
 import h5py
@@ -77,12 +80,16 @@ def body(chk, nprocs):
         fh.write("this is not an HDF5 file\n" * 20)
     missing = os.path.join(tmp, "does_not_exist_init.h5")
     qkv_noV = L.write_qkv(os.path.join(tmp, "qkv_noV.h5"), np.eye(D)[None], np.eye(D)[None], None)
+    typo_opts = os.path.join(tmp, "typo.opts")
+    with open(typo_opts, "w") as fh:
+        fh.write("# a misspelled option in an options file is an error too\n-attn_btea 2\n")
     regular = os.path.join(tmp, "a_regular_file")
     with open(regular, "w") as fh:
         fh.write("not a folder\n")
     regular_before = open(regular, "rb").read()
 
-    OV = ["-out", sentinel, "-out_overwrite"]
+    S = "@SENTINEL@"  # replaced by each case's own copy of the sentinel folder
+    OV = ["-out", S, "-out_overwrite"]
     cases = [
         # name, extra args, regex the message must match
         ("unknown option", ["-attn_btea", 1] + OV, r"attn_btea"),
@@ -90,6 +97,10 @@ def body(chk, nprocs):
         ("-n -4", ["-n", -4] + OV, r"(?<![\w-])-n\b"),
         ("-attn_dim 0", ["-attn_dim", 0] + OV, r"-attn_dim"),
         ("-attn_beta -1", ["-attn_beta", -1] + OV, r"-attn_beta"),
+        ("-attn_beta nan", ["-attn_beta", "nan"] + OV, r"-attn_beta"),
+        ("-attn_dim 1 on the sphere", ["-attn_dim", 1, "-geometry", "sphere"] + OV, r"-attn_dim"),
+        ("-ts_max_time 0", ["-ts_max_time", 0] + OV, r"-ts_max_time"),
+        ("-seed -1", ["-seed", -1] + OV, r"-seed"),
         ("-ts_dt 0", ["-ts_dt", 0] + OV, r"-ts_dt"),
         ("-ts_dt -0.01", ["-ts_dt", -0.01] + OV, r"-ts_dt"),
         ("-attn_mask foo", ["-attn_mask", "foo"] + OV, r"-attn_mask"),
@@ -99,7 +110,6 @@ def body(chk, nprocs):
         ("-attn_qkv foo", ["-attn_qkv", "foo"] + OV, r"-attn_qkv"),
         ("-init foo", ["-init", "foo"] + OV, r"-init\b"),
         ("-out_dt -1", ["-out_dt", -1] + OV, r"-out_dt"),
-        ("-out_dt 0", ["-out_dt", 0] + OV, r"-out_dt"),
         ("-init file without -init_file", ["-init", "file"] + OV, r"-init_file"),
         ("init file does not exist", ["-init", "file", "-init_file", missing] + OV, re.escape(os.path.basename(missing))),
         ("init file is not HDF5", ["-init", "file", "-init_file", garbage] + OV, re.escape(os.path.basename(garbage))),
@@ -109,37 +119,37 @@ def body(chk, nprocs):
         ("init dataset missing", ["-init", "file", "-init_file", good, "-init_dataset", "/no/such"] + OV, r"/no/such"),
         ("-attn_qkv file without V", ["-attn_qkv", "file", "-attn_qkv_file", qkv_noV] + OV, re.escape(os.path.basename(qkv_noV))),
         ("-attn_qkv file without -attn_qkv_file", ["-attn_qkv", "file"] + OV, r"-attn_qkv_file"),
+        ("typo inside an -options_file", ["-options_file", typo_opts] + OV, r"attn_btea"),
+        ("-options_file does not exist", ["-options_file", os.path.join(tmp, "no_such.opts")] + OV, r"no_such\.opts"),
         ("output folder under a regular file", ["-out", os.path.join(regular, "sub")], re.escape(os.path.basename(regular))),
-        ("existing output folder, no -out_overwrite", ["-out", sentinel], r"-out_overwrite|" + re.escape(sentinel)),
+        ("existing output folder, no -out_overwrite", ["-out", S], r"-out_overwrite|" + S),
     ]
-    for name, extra, pattern in cases:
-        r = L.run_mfsa(nprocs, BASE + extra, timeout=60)
-        after = tree(sentinel)
-        diff = tree_diff(before, after)
+    # every case gets its own byte-for-byte copy of the sentinel folder, so the cases can run
+    # concurrently (a failing mpirun spends ~1 s tearing down; 4 at a time keeps this short)
+    jobs = []
+    for k, (name, extra, pattern) in enumerate(cases):
+        mine = os.path.join(tmp, f"sentinel_case{k:02d}")
+        shutil.copytree(sentinel, mine)
+        jobs.append((name, [mine if a == S else a for a in extra], pattern.replace(S, re.escape(mine)), mine))
+
+    def run_case(job):
+        return L.run_mfsa(nprocs, BASE + job[1], timeout=90)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(run_case, jobs))
+    for (name, extra, pattern, mine), r in zip(jobs, results):
+        diff = tree_diff(before, tree(mine))
         msg_ok = re.search(pattern, r.output) is not None
-        # the last meaningful line of the message, for the log
+        # the line of the message that names the option/file, for the log
         lines = [l for l in r.output.splitlines() if l.strip() and "------" not in l]
         shown = next((l.strip() for l in lines if re.search(pattern, l)), lines[0].strip() if lines else "")
         ok = (r.rc != 0 and not r.timed_out) and msg_ok and not diff
-        detail = f"rc={r.rc}{' TIMEOUT' if r.timed_out else ''}, message {'names' if msg_ok else 'does NOT name'} /{pattern}/: {shown[:160]!r}"
+        detail = f"{r.wall:.1f} s, rc={r.rc}{' TIMEOUT' if r.timed_out else ''}, message {'names' if msg_ok else 'does NOT name'} /{pattern}/: {shown[:160]!r}"
         if diff:
             detail += f"; sentinel folder changed: {diff[:5]}"
         chk.check(ok, f"bad input [{name}]: {detail}")
         if not ok:
             print(r.describe(1500))
-        if diff:  # restore the sentinel so later cases are judged on their own
-            for k, v in before.items():
-                p = os.path.join(sentinel, k)
-                if v == "<dir>":
-                    os.makedirs(p, exist_ok=True)
-                else:
-                    os.makedirs(os.path.dirname(p), exist_ok=True)
-                    with open(p, "wb") as fh:
-                        fh.write(v)
-            for k in set(after) - set(before):
-                p = os.path.join(sentinel, k)
-                if os.path.isfile(p):
-                    os.remove(p)
     chk.check(open(regular, "rb").read() == regular_before and os.path.isfile(regular), "the regular file used as an -out parent is untouched")
 
     # positive control: same existing folder WITH -out_overwrite

@@ -9,7 +9,8 @@ snapshot's /model/V.  With V = I on the sphere the tangent velocity of token 1 i
 zero, so token 1 must not move at all (<= 1e-14, round-off of the retraction only).
 
 Tolerance: fixed-step RK4, h = 0.01, T = 2: global error ~ C T h^4 |V|^5 / 5! ~ 1e-9 for
-|V| ~ 2; we allow TOL = 1e-8 (a modelling error -- e.g. token 1 seeing token 2 -- is O(1e-1)).
+|V| ~ 2; we allow TOL = 1e-8 relative to max(1, |x_1(t)|) (in R^d x_1 grows like e^{t|V|};
+measured 4e-11 .. 4e-9).  (A modelling error -- e.g. token 1 seeing token 2 -- is O(1e-1)).
 """
 import os
 import numpy as np
@@ -40,8 +41,8 @@ def case(chk, tmp, name, geometry, heads, d, n, beta, seed):
         y = L.expm(s["time"] * Vs) @ X0[0]
         if geometry == "sphere":
             y = y / np.linalg.norm(y)
-        err = max(err, float(np.max(np.abs(s["x"][0] - y))))
-    chk.close(f"{name}: max_t |x_1(t) - closed form| over {len(snaps)} snapshots (|V|_2 = {np.linalg.norm(Vs, 2):.2f})", err, TOL)
+        err = max(err, float(np.max(np.abs(s["x"][0] - y))) / max(1.0, float(np.linalg.norm(y))))
+    chk.close(f"{name}: max_t |x_1(t) - closed form| / max(1, |x_1(t)|) over {len(snaps)} snapshots (|V|_2 = {np.linalg.norm(Vs, 2):.2f})", err, TOL)
     # the other tokens must have moved (otherwise the comparison above proves little)
     moved = float(np.max(np.abs(snaps[-1]["x"][1:] - X0[1:])))
     chk.check(moved > 1e-3, f"{name}: tokens 2..n moved (max |dx| = {moved:.3e})")
