@@ -116,6 +116,8 @@ static PetscErrorCode ParticlesPostStep(MfsaSolver s)
   PetscCall(VecGetArray(s->X, &x));
   MfsaNormalizeRows(p->nloc, s->model->d, x);
   PetscCall(VecRestoreArray(s->X, &x));
+  /* FSAL methods (5dp, 3bs) must not reuse the last stage's RHS of the un-retracted state */
+  PetscCall(TSRestartStep(s->ts));
   PetscFunctionReturn(0);
 }
 

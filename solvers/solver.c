@@ -59,6 +59,7 @@ PetscErrorCode MfsaSolverSetFromOptions(MfsaSolver s)
   PetscCall(PetscStrncpy(type, s->type, sizeof(type)));
   PetscOptionsBegin(s->comm, NULL, "mfsa solver", "MfsaSolver");
   PetscCall(PetscOptionsString("-solver", "Solver type (particles)", NULL, s->type, type, sizeof(type), &set));
+  PetscCall(PetscOptionsBool("-mfsa_view", "Print the model, solver and time stepper after set-up", NULL, s->view, &s->view, NULL));
   PetscCall(PetscFunctionListFind(MfsaSolverList, type, &create));
   PetscCheck(create, s->comm, PETSC_ERR_USER_INPUT, "-solver %s is not a known solver; available: particles", type);
   PetscCall(PetscStrncpy(s->type, type, sizeof(s->type)));
@@ -91,6 +92,7 @@ PetscErrorCode MfsaSolverSetUp(MfsaSolver s)
   s->provenance.V        = s->model->V;
   PetscCall(TSSetSolution(s->ts, s->X));
   PetscCall(TSSetUp(s->ts));
+  if (s->view) PetscCall(MfsaSolverView(s, PETSC_VIEWER_STDOUT_(s->comm)));
   PetscFunctionReturn(0);
 }
 

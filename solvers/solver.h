@@ -26,6 +26,7 @@ struct _p_MfsaSolver {
   MfsaSolverOps  ops;
   void          *data;
   MfsaProvenance provenance;
+  PetscBool      view; /* -mfsa_view: print model, solver and TS after set-up */
 };
 
 PetscErrorCode MfsaSolverRegister(const char name[], PetscErrorCode (*create)(MfsaSolver));

@@ -14,7 +14,7 @@ int main(int argc, char **argv)
   AttnModel  model  = NULL;
   MfsaSolver solver = NULL;
   MfsaOutput output = NULL;
-  PetscBool  help_requested, view;
+  PetscBool  help_requested;
   const char *folder;
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
@@ -26,13 +26,11 @@ int main(int argc, char **argv)
   PetscCall(MfsaSolverSetFromOptions(solver));
   PetscCall(MfsaOutputCreate(PETSC_COMM_WORLD, &output));
   PetscCall(MfsaOutputSetFromOptions(output));
-  PetscCall(PetscOptionsHasName(NULL, NULL, "-mfsa_view", &view));
   if (!help_requested) {
     PetscCall(MfsaOptionsCheckUnused(PETSC_COMM_WORLD));
     PetscCall(AttnModelSetUp(model));
     PetscCall(MfsaSolverSetUp(solver));
     PetscCall(MfsaOutputSetUp(output));
-    if (view) PetscCall(MfsaSolverView(solver, PETSC_VIEWER_STDOUT_WORLD));
     PetscCall(MfsaSolverSolve(solver, output));
     PetscCall(MfsaOutputGetFolder(output, &folder));
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "mfsa: wrote snapshots and diagnostics to %s/ (open %s/mfsa.xmf in ParaView)\n", folder, folder));
