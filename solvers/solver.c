@@ -31,6 +31,7 @@ PetscErrorCode MfsaSolverCreate(AttnModel model, MfsaSolver *solver)
   s->comm  = model->comm;
   s->model = model;
   PetscCall(PetscStrncpy(s->type, "particles", sizeof(s->type)));
+  s->progress_interval = 30.0;
   PetscCall(TSCreate(s->comm, &s->ts));
   PetscCall(TSSetProblemType(s->ts, TS_NONLINEAR));
   PetscCall(TSSetType(s->ts, TSRK));
@@ -59,6 +60,8 @@ PetscErrorCode MfsaSolverSetFromOptions(MfsaSolver s)
   PetscCall(PetscStrncpy(type, s->type, sizeof(type)));
   PetscOptionsBegin(s->comm, NULL, "mfsa solver", "MfsaSolver");
   PetscCall(PetscOptionsString("-solver", "Solver type (particles)", NULL, s->type, type, sizeof(type), &set));
+  PetscCall(PetscOptionsReal("-progress_interval", "Wall-clock seconds between rank-0 progress lines, besides those at output times (0: only at outputs)", NULL, s->progress_interval, &s->progress_interval, NULL));
+  PetscCheck(s->progress_interval >= 0, s->comm, PETSC_ERR_USER_INPUT, "-progress_interval must be >= 0 seconds (got %g)", (double)s->progress_interval);
   PetscCall(PetscOptionsBool("-mfsa_view", "Print the model, solver and time stepper after set-up", NULL, s->view, &s->view, NULL));
   PetscCall(PetscFunctionListFind(MfsaSolverList, type, &create));
   PetscCheck(create, s->comm, PETSC_ERR_USER_INPUT, "-solver %s is not a known solver; available: particles", type);

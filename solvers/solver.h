@@ -26,7 +26,8 @@ struct _p_MfsaSolver {
   MfsaSolverOps  ops;
   void          *data;
   MfsaProvenance provenance;
-  PetscBool      view; /* -mfsa_view: print model, solver and TS after set-up */
+  PetscBool      view;              /* -mfsa_view: print model, solver and TS after set-up */
+  PetscReal      progress_interval; /* -progress_interval: wall seconds between progress lines */
 };
 
 PetscErrorCode MfsaSolverRegister(const char name[], PetscErrorCode (*create)(MfsaSolver));

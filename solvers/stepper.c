@@ -23,7 +23,8 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out)
   PetscBool      fixed;
   PetscReal      t, dt, tmax, out_dt, t_next;
   PetscInt       step, max_steps, k_out = 0;
-  PetscLogDouble t0, now;
+  PetscLogDouble t0, now, last_print = 0;
+  const PetscReal progress_interval = s->progress_interval;
 
   PetscFunctionBegin;
   PetscCall(PetscTime(&t0));
@@ -72,11 +73,16 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out)
       }
       PetscCall(TSSetTimeStep(ts, fixed ? dt : PetscMax(dt, proposed)));
     }
+    PetscCall(PetscTime(&now));
     if (t == t_next) {
-      PetscCall(PetscTime(&now));
       PetscCall(TSGetTimeStep(ts, &dt));
       PetscCall((*s->ops.output)(s, out, step, dt, (PetscReal)(now - t0)));
       PetscCall(Progress(s, step, t, dt, tmax, now - t0));
+      last_print = now - t0;
+    } else if (progress_interval > 0 && now - t0 - last_print >= progress_interval) {
+      /* rank 0's clock decides; only rank 0 prints, so the ranks need not agree */
+      PetscCall(Progress(s, step, t, dt, tmax, now - t0));
+      last_print = now - t0;
     }
   }
   if (t < tmax) { /* stopped by -ts_max_steps: keep the last state too */

@@ -4,23 +4,26 @@
 
 #define MFSA_CLUSTER_COS 0.999
 
-PetscInt64 MfsaCountClusteredPairs(const PairKeys *keys, PetscInt lo, PetscInt nloc, PetscReal threshold)
+PetscInt64 MfsaCountClusteredPairs(const PairKeys *keys, PetscInt lo, PetscInt nloc, PetscBool lower_only, PetscReal threshold)
 {
   const PetscInt   n = keys->n, d = keys->d, ld = keys->ld;
-  const PetscReal *x = keys->x;
+  const PetscReal *x  = keys->x;
+  const PetscReal  t2 = threshold * threshold;
   PetscInt64       count = 0;
 
   for (PetscInt i = lo; i < lo + nloc; i++) {
     PetscReal ni = 0;
     for (PetscInt a = 0; a < d; a++) ni += x[a * ld + i] * x[a * ld + i];
-    for (PetscInt j = i + 1; j < n; j++) {
+    const PetscInt jend = lower_only ? i : n;
+    for (PetscInt j = 0; j < jend; j++) {
       PetscReal dot = 0, nj = 0;
       for (PetscInt a = 0; a < d; a++) {
         dot += x[a * ld + i] * x[a * ld + j];
         nj += x[a * ld + j] * x[a * ld + j];
       }
-      /* cos > t  <=>  dot > 0 and dot^2 > t^2 |x_i|^2 |x_j|^2 (no sqrt in the loop) */
-      if (dot > 0 && dot * dot > threshold * threshold * ni * nj) count++;
+      /* cos > t  <=>  dot > 0 and dot^2 > t^2 (|x_i|^2 |x_j|^2): symmetric in (i, j) bit for
+       * bit, so counting both orders gives exactly twice the pairs */
+      if (j != i && dot > 0 && dot * dot > t2 * (ni * nj)) count++;
     }
   }
   return count;
@@ -54,8 +57,11 @@ PetscErrorCode MfsaParticleDiagnostics(AttnModel m, const PairKeys *keys, PetscI
    * before the final exp */
   for (PetscInt i = 0; i < nloc * H; i++) esum += PetscExpReal(logz[i] - lzmax_all);
   PetscCall(MPIU_Allreduce(MPI_IN_PLACE, &esum, 1, MPIU_REAL, MPIU_SUM, m->comm));
-  pairs = MfsaCountClusteredPairs(keys, lo, nloc, MFSA_CLUSTER_COS);
+  /* balanced work: pair-balanced causal blocks count j < i; equal unmasked blocks count all
+   * j != i (each pair twice) */
+  pairs = MfsaCountClusteredPairs(keys, lo, nloc, m->mask == MFSA_MASK_CAUSAL ? PETSC_TRUE : PETSC_FALSE, MFSA_CLUSTER_COS);
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &pairs, 1, MPIU_INT64, MPI_SUM, m->comm));
+  if (m->mask != MFSA_MASK_CAUSAL) pairs /= 2; /* ordered pairs -> unordered */
 
   PetscReal norm2 = 0;
   for (PetscInt a = 0; a < d; a++) norm2 += (sums[a] / n) * (sums[a] / n);

@@ -9,5 +9,7 @@
  * the velocity evaluation at the same state. Fills every field of row except time, step, dt, wall. */
 PetscErrorCode MfsaParticleDiagnostics(AttnModel, const PairKeys *keys, PetscInt lo, PetscInt nloc, const PetscReal *x, const PetscReal *logz, MfsaDiagnosticsRow *row);
 
-/* Number of pairs i < j (i local) with cos(x_i, x_j) > threshold; exact integer count. */
-PetscInt64 MfsaCountClusteredPairs(const PairKeys *keys, PetscInt lo, PetscInt nloc, PetscReal threshold);
+/* Pairs with cos(x_i, x_j) > threshold, exact integer count over local i. lower_only: pairs
+ * (i, j < i), summing over ranks gives the unordered count; otherwise ordered pairs (i, j != i),
+ * whose sum over ranks is twice the unordered count. */
+PetscInt64 MfsaCountClusteredPairs(const PairKeys *keys, PetscInt lo, PetscInt nloc, PetscBool lower_only, PetscReal threshold);
