@@ -90,5 +90,6 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out)
     PetscCall((*s->ops.output)(s, out, step, dt, (PetscReal)(now - t0)));
     PetscCall(Progress(s, step, t, dt, tmax, now - t0));
   }
+  PetscCall(TSViewFromOptions(ts, NULL, "-ts_view")); /* what TSSolve would do at the end */
   PetscFunctionReturn(0);
 }

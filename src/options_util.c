@@ -33,7 +33,14 @@ PetscErrorCode MfsaOptionsCheckUnused(MPI_Comm comm)
   char   **names, **values;
   char     list[2048] = "";
 
+  /* options PETSc itself reads only at the end (PetscFinalize, after the solve) */
+  const char *const read_later[] = {"-options_left", "-options_view", "-ts_view", NULL};
+
   PetscFunctionBegin;
+  for (PetscInt k = 0; read_later[k]; k++) {
+    PetscBool set;
+    PetscCall(PetscOptionsHasName(NULL, NULL, read_later[k], &set));
+  }
   PetscCall(PetscOptionsLeftGet(NULL, &N, &names, &values));
   for (PetscInt i = 0; i < N; i++) {
     char item[PETSC_MAX_PATH_LEN + 8];
