@@ -1,37 +1,67 @@
-/* The diagnostics time series <folder>/diagnostics.h5: one 1-D dataset per column of
- * MfsaDiagnosticsRow. Rank 0 keeps every row and rewrites the whole file (tmp + rename)
- * at each append, so the file on disk is always complete and readable mid-run. */
+/* The diagnostics time series <folder>/diagnostics.h5: one 1-D dataset per named column
+ * ("step" as int64, every other column float64). The column set is fixed by the first row of
+ * a run. Rank 0 keeps every row and rewrites the whole file (tmp + rename) at each append, so
+ * the file on disk is always complete and readable mid-run. The particle row struct is one
+ * caller of the generic writer; a PDE solver passes its own columns. */
 #define _POSIX_C_SOURCE 200809L
 #include "output_impl.h"
 #include "h5_util.h"
 #include "provenance.h"
 #include <errno.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-/* The float64 columns, named exactly like the struct fields ("step" is int64, apart). */
-static const struct {
-  const char *name;
-  size_t      offset;
-} RealColumns[] = {
-  {"time",               offsetof(MfsaDiagnosticsRow, time)              },
-  {"dt",                 offsetof(MfsaDiagnosticsRow, dt)                },
-  {"energy",             offsetof(MfsaDiagnosticsRow, energy)            },
-  {"log_energy",         offsetof(MfsaDiagnosticsRow, log_energy)        },
-  {"order_parameter",    offsetof(MfsaDiagnosticsRow, order_parameter)   },
-  {"clustered_fraction", offsetof(MfsaDiagnosticsRow, clustered_fraction)},
-  {"logz_min",           offsetof(MfsaDiagnosticsRow, logz_min)          },
-  {"logz_max",           offsetof(MfsaDiagnosticsRow, logz_max)          },
-  {"norm_drift",         offsetof(MfsaDiagnosticsRow, norm_drift)        },
-  {"wall",               offsetof(MfsaDiagnosticsRow, wall)              },
-};
+/* int64 on disk for "step" only: exact, and what analysis code indexes with. */
+static PetscBool IsStepColumn(const char *name)
+{
+  return strcmp(name, "step") == 0 ? PETSC_TRUE : PETSC_FALSE;
+}
+
+PetscErrorCode MfsaOutputResetDiagnostics(MfsaOutput out)
+{
+  PetscFunctionBegin;
+  for (PetscInt c = 0; c < out->ncols; c++) PetscCall(PetscFree(out->colnames[c]));
+  PetscCall(PetscFree(out->colnames));
+  PetscCall(PetscFree(out->rowvalues));
+  out->ncols   = 0;
+  out->nrows   = 0;
+  out->maxrows = 0;
+  PetscFunctionReturn(0);
+}
+
+/* Every rank checks the same arguments and reaches the same verdict, so these errors are
+ * collective without communication. Returns the positions of "time" and "step". */
+static PetscErrorCode CheckRow(MfsaOutput out, PetscInt ncols, const char *const names[], const PetscReal values[], PetscInt *itime, PetscInt *istep)
+{
+  MPI_Comm comm = out->comm;
+
+  PetscFunctionBegin;
+  *itime = *istep = -1;
+  PetscCheck(ncols >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "MfsaOutputAppendDiagnosticsColumns: ncols = %" PetscInt_FMT "; pass at least the columns \"time\" and \"step\"", ncols);
+  for (PetscInt c = 0; c < ncols; c++) {
+    PetscCheck(names[c] && names[c][0], comm, PETSC_ERR_ARG_WRONG, "MfsaOutputAppendDiagnosticsColumns: column %" PetscInt_FMT " has no name; give every column a non-empty name", c);
+    /* The names become HDF5 dataset names next to the provenance group /model. */
+    PetscCheck(!strchr(names[c], '/') && strcmp(names[c], ".") && strcmp(names[c], "model"), comm, PETSC_ERR_ARG_WRONG, "MfsaOutputAppendDiagnosticsColumns: column name \"%s\" cannot be an HDF5 dataset of diagnostics.h5 (no '/', not \".\", not \"model\", which holds the provenance); rename the column", names[c]);
+    for (PetscInt e = 0; e < c; e++) PetscCheck(strcmp(names[c], names[e]), comm, PETSC_ERR_ARG_WRONG, "MfsaOutputAppendDiagnosticsColumns: column \"%s\" appears twice (positions %" PetscInt_FMT " and %" PetscInt_FMT "); column names must be unique", names[c], e, c);
+    if (!strcmp(names[c], "time")) *itime = c;
+    if (IsStepColumn(names[c])) *istep = c;
+  }
+  PetscCheck(*itime >= 0 && *istep >= 0, comm, PETSC_ERR_ARG_WRONG, "MfsaOutputAppendDiagnosticsColumns: the columns must include \"time\" and \"step\" (missing: %s%s)", *itime < 0 ? "time " : "", *istep < 0 ? "step" : "");
+  /* The same-time test below needs a real number; NaN would never compare equal. */
+  PetscCheck(!PetscIsInfOrNanReal(values[*itime]), comm, PETSC_ERR_FP, "MfsaOutputAppendDiagnosticsColumns: time is not finite (%g)", (double)values[*itime]);
+  PetscCheck(values[*istep] == PetscFloorReal(values[*istep]) && PetscAbsReal(values[*istep]) <= 9007199254740992.0, comm, PETSC_ERR_ARG_WRONG, "MfsaOutputAppendDiagnosticsColumns: step must be an integer (stored as int64), got %.17g", (double)values[*istep]);
+  if (out->ncols) {
+    PetscCheck(ncols == out->ncols, comm, PETSC_ERR_ARG_INCOMP, "MfsaOutputAppendDiagnosticsColumns: this row has %" PetscInt_FMT " columns but the earlier rows of this run have %" PetscInt_FMT "; every row must have the same columns in the same order", ncols, out->ncols);
+    for (PetscInt c = 0; c < ncols; c++) PetscCheck(!strcmp(names[c], out->colnames[c]), comm, PETSC_ERR_ARG_INCOMP, "MfsaOutputAppendDiagnosticsColumns: column %" PetscInt_FMT " is \"%s\" but it was \"%s\" in the earlier rows of this run; every row must have the same columns in the same order", c, names[c], out->colnames[c]);
+  }
+  PetscFunctionReturn(0);
+}
 
 /* Rank 0 only, serial HDF5 on one process: errors are reported on PETSC_COMM_SELF and
- * turned into a collective verdict by the caller. */
+ * turned into a collective verdict by the caller. Datasets are created in column order. */
 static PetscErrorCode WriteTable(MfsaOutput out, const char *fname, const MfsaProvenance *prov, PetscMPIInt ranks)
 {
-  const MPI_Comm comm = PETSC_COMM_SELF;
+  const MPI_Comm comm    = PETSC_COMM_SELF;
   const hsize_t  dims[1] = {(hsize_t)out->nrows};
   hid_t          file, fapl;
   PetscReal     *col;
@@ -43,29 +73,40 @@ static PetscErrorCode WriteTable(MfsaOutput out, const char *fname, const MfsaPr
   MfsaH5Check(comm, fname, H5Pclose(fapl));
   PetscCall(MfsaH5WriteProvenance(comm, fname, file, file, prov, ranks, PETSC_TRUE, H5P_DEFAULT));
   PetscCall(PetscMalloc2(out->nrows, &col, out->nrows, &step));
-  for (size_t c = 0; c < sizeof(RealColumns) / sizeof(RealColumns[0]); c++) {
-    for (PetscInt r = 0; r < out->nrows; r++) col[r] = *(const PetscReal *)((const char *)&out->rows[r] + RealColumns[c].offset);
-    PetscCall(MfsaH5WriteRows(comm, fname, file, RealColumns[c].name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, 0, dims[0], col, H5P_DEFAULT));
+  for (PetscInt c = 0; c < out->ncols; c++) {
+    for (PetscInt r = 0; r < out->nrows; r++) col[r] = out->rowvalues[r * out->ncols + c];
+    if (IsStepColumn(out->colnames[c])) {
+      for (PetscInt r = 0; r < out->nrows; r++) step[r] = (int64_t)col[r];
+      PetscCall(MfsaH5WriteRows(comm, fname, file, out->colnames[c], H5T_NATIVE_INT64, H5T_STD_I64LE, 1, dims, 0, dims[0], step, H5P_DEFAULT));
+    } else {
+      PetscCall(MfsaH5WriteRows(comm, fname, file, out->colnames[c], H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, 0, dims[0], col, H5P_DEFAULT));
+    }
   }
-  for (PetscInt r = 0; r < out->nrows; r++) step[r] = (int64_t)out->rows[r].step;
-  PetscCall(MfsaH5WriteRows(comm, fname, file, "step", H5T_NATIVE_INT64, H5T_STD_I64LE, 1, dims, 0, dims[0], step, H5P_DEFAULT));
   PetscCall(PetscFree2(col, step));
   MfsaH5Check(comm, fname, H5Fclose(file));
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode MfsaOutputAppendDiagnostics(MfsaOutput out, const MfsaDiagnosticsRow *row, const MfsaProvenance *prov)
+PetscErrorCode MfsaOutputAppendDiagnosticsColumns(MfsaOutput out, PetscInt ncols, const char *const names[], const PetscReal values[], const MfsaProvenance *prov)
 {
   PetscMPIInt    rank, size;
+  PetscInt       itime, istep;
   PetscErrorCode code = 0;
   char           fname[PETSC_MAX_PATH_LEN], tmp[PETSC_MAX_PATH_LEN], msg[2 * PETSC_MAX_PATH_LEN] = "";
 
   PetscFunctionBegin;
   MfsaValidPointer(out, 1);
-  MfsaValidPointer(row, 2);
-  MfsaValidPointer(prov, 3);
-  PetscCheck(out->setup, out->comm, PETSC_ERR_ORDER, "call MfsaOutputSetUp() before MfsaOutputAppendDiagnostics()");
+  MfsaValidPointer(names, 3);
+  MfsaValidPointer(values, 4);
+  MfsaValidPointer(prov, 5);
+  PetscCheck(out->setup, out->comm, PETSC_ERR_ORDER, "call MfsaOutputSetUp() before MfsaOutputAppendDiagnosticsColumns()");
   MfsaH5Silence();
+  PetscCall(CheckRow(out, ncols, names, values, &itime, &istep));
+  if (!out->ncols) {
+    PetscCall(PetscMalloc1(ncols, &out->colnames));
+    for (PetscInt c = 0; c < ncols; c++) PetscCall(PetscStrallocpy(names[c], &out->colnames[c]));
+    out->ncols = ncols;
+  }
   PetscCallMPI(MPI_Comm_rank(out->comm, &rank));
   PetscCallMPI(MPI_Comm_size(out->comm, &size));
   PetscCall(MfsaPathJoin(out->comm, out->folder, "diagnostics.h5", fname, sizeof(fname)));
@@ -73,18 +114,18 @@ PetscErrorCode MfsaOutputAppendDiagnostics(MfsaOutput out, const MfsaDiagnostics
   if (rank == 0) {
     /* A row at the same time as the last one (the final state on an output time) replaces
      * it: a time series with a repeated abscissa breaks plots and interpolation. */
-    if (!(out->nrows > 0 && out->rows[out->nrows - 1].time == row->time)) {
+    if (!(out->nrows > 0 && out->rowvalues[(out->nrows - 1) * ncols + itime] == values[itime])) {
       if (out->nrows == out->maxrows) {
-        MfsaDiagnosticsRow *grown;
+        PetscReal *grown;
         out->maxrows = PetscMax(64, 2 * out->maxrows);
-        PetscCall(PetscMalloc1(out->maxrows, &grown));
-        if (out->nrows) PetscCall(PetscArraycpy(grown, out->rows, out->nrows));
-        PetscCall(PetscFree(out->rows));
-        out->rows = grown;
+        PetscCall(PetscMalloc1((size_t)out->maxrows * ncols, &grown));
+        if (out->nrows) PetscCall(PetscArraycpy(grown, out->rowvalues, (size_t)out->nrows * ncols));
+        PetscCall(PetscFree(out->rowvalues));
+        out->rowvalues = grown;
       }
       out->nrows++;
     }
-    out->rows[out->nrows - 1] = *row;
+    PetscCall(PetscArraycpy(&out->rowvalues[(out->nrows - 1) * ncols], values, ncols));
 
     /* Push an HDF5 failure into the broadcast instead of returning alone, which would
      * leave the other ranks waiting in the broadcast below. */
@@ -103,5 +144,32 @@ PetscErrorCode MfsaOutputAppendDiagnostics(MfsaOutput out, const MfsaDiagnostics
   }
   PetscCall(MfsaBcastError(out->comm, &code, msg, sizeof(msg)));
   PetscCheck(!code, out->comm, code, "%s", msg);
+  PetscFunctionReturn(0);
+}
+
+/* The particle row: named exactly like the struct fields, float64 columns first and "step"
+ * last, the order the table has always been written in. */
+PetscErrorCode MfsaOutputAppendDiagnostics(MfsaOutput out, const MfsaDiagnosticsRow *row, const MfsaProvenance *prov)
+{
+  static const char *const names[] = {"time", "dt", "energy", "log_energy", "order_parameter", "clustered_fraction", "logz_min", "logz_max", "norm_drift", "wall", "step"};
+  PetscReal                values[sizeof(names) / sizeof(names[0])];
+
+  PetscFunctionBegin;
+  MfsaValidPointer(out, 1);
+  MfsaValidPointer(row, 2);
+  MfsaValidPointer(prov, 3);
+  PetscCheck(out->setup, out->comm, PETSC_ERR_ORDER, "call MfsaOutputSetUp() before MfsaOutputAppendDiagnostics()");
+  values[0]  = row->time;
+  values[1]  = row->dt;
+  values[2]  = row->energy;
+  values[3]  = row->log_energy;
+  values[4]  = row->order_parameter;
+  values[5]  = row->clustered_fraction;
+  values[6]  = row->logz_min;
+  values[7]  = row->logz_max;
+  values[8]  = row->norm_drift;
+  values[9]  = row->wall;
+  values[10] = (PetscReal)row->step; /* exact: |PetscInt| < 2^53 */
+  PetscCall(MfsaOutputAppendDiagnosticsColumns(out, (PetscInt)(sizeof(names) / sizeof(names[0])), names, values, prov));
   PetscFunctionReturn(0);
 }

@@ -74,8 +74,9 @@ static void FormatDims(char *buf, size_t len, int rank, const hsize_t *dims)
 }
 
 /* Rank 0: opens `file` serially and checks that `dataset` is a numeric dataset of the
- * expected shape. Returns a PETSc error code (0 = fine) with a user-facing message. */
-static PetscErrorCode CheckDataset(const char *optname, const char *file, const char *dataset, int rank, const hsize_t *expect, const char *expect_names, const char *fix, char *msg, size_t len)
+ * expected shape (rank < 0: any shape; the shape found is returned in found_dims when
+ * non-NULL). Returns a PETSc error code (0 = fine) with a user-facing message. */
+static PetscErrorCode CheckDatasetShape(const char *optname, const char *file, const char *dataset, int rank, const hsize_t *expect, const char *expect_names, const char *fix, char *msg, size_t len, int *found_rank, hsize_t *found_dims)
 {
   hid_t          fid = -1, did = -1, space = -1, type = -1;
   htri_t         is_h5;
@@ -126,7 +127,10 @@ static PetscErrorCode CheckDataset(const char *optname, const char *file, const 
     code = PETSC_ERR_FILE_READ;
     goto done;
   }
-  int same = (frank == rank);
+  if (found_rank) *found_rank = frank;
+  if (found_dims)
+    for (int r = 0; r < frank; r++) found_dims[r] = dims[r];
+  int same = rank < 0 || (frank == rank);
   for (int r = 0; same && r < rank; r++) same = (dims[r] == expect[r]);
   if (!same) {
     FormatDims(found, sizeof(found), frank, dims);
@@ -142,6 +146,45 @@ done:
   if (fid >= 0) H5Fclose(fid);
   (void)H5Eclear2(H5E_DEFAULT);
   return code;
+}
+
+static PetscErrorCode CheckDataset(const char *optname, const char *file, const char *dataset, int rank, const hsize_t *expect, const char *expect_names, const char *fix, char *msg, size_t len)
+{
+  return CheckDatasetShape(optname, file, dataset, rank, expect, expect_names, fix, msg, len, NULL, NULL);
+}
+
+PetscErrorCode MfsaReadDims2(MPI_Comm comm, const char *optname, const char *file, const char *dataset, PetscInt *n0, PetscInt *n1)
+{
+  PetscMPIInt    rank;
+  PetscErrorCode code = 0;
+  char           msg[MSG_LEN] = "";
+  int            frank        = 0;
+  hsize_t        dims[H5S_MAX_RANK];
+  PetscInt64     shape[2] = {0, 0};
+
+  PetscFunctionBegin;
+  MfsaH5Silence();
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0) {
+    code = CheckDatasetShape(optname, file, dataset, -1, NULL, NULL, NULL, msg, sizeof(msg), &frank, dims);
+    if (!code && frank != 2) {
+      char found[256];
+      FormatDims(found, sizeof(found), frank, dims);
+      MfsaFormat(msg, sizeof(msg), "%s %s: dataset %s has shape %s, expected a 2-D array", optname, file, dataset, found);
+      code = PETSC_ERR_FILE_UNEXPECTED;
+    }
+    if (!code) {
+      shape[0] = (PetscInt64)dims[0];
+      shape[1] = (PetscInt64)dims[1];
+    }
+  }
+  PetscCall(MfsaBcastError(comm, &code, msg, sizeof(msg)));
+  PetscCheck(!code, comm, code, "%s", msg);
+  PetscCallMPI(MPI_Bcast(shape, 2, MPIU_INT64, 0, comm));
+  PetscCheck(shape[0] < PETSC_MAX_INT && shape[1] < PETSC_MAX_INT, comm, PETSC_ERR_SUP, "%s %s: dataset %s is too large for 32-bit indices", optname, file, dataset);
+  *n0 = (PetscInt)shape[0];
+  *n1 = (PetscInt)shape[1];
+  PetscFunctionReturn(0);
 }
 
 /* First non-finite entry (flat index into the global array), or `none`. */

@@ -1,5 +1,5 @@
 /* MfsaOutput lifecycle and options (-out, -out_dt, -out_overwrite). The folder itself is
- * handled in output_dir.c, the files in snapshot.c, xdmf.c and diagnostics_table.c. */
+ * handled in output_dir.c, the files in snapshot.c, grid_snapshot.c, xdmf.c and diagnostics_table.c. */
 #include "output_impl.h"
 #include "h5_util.h"
 #include <string.h>
@@ -64,7 +64,7 @@ PetscErrorCode MfsaOutputDestroy(MfsaOutput *out)
   PetscFunctionBegin;
   if (!out || !*out) PetscFunctionReturn(0);
   PetscCall(PetscFree((*out)->snaps));
-  PetscCall(PetscFree((*out)->rows));
+  PetscCall(MfsaOutputResetDiagnostics(*out));
   PetscCall(PetscCommDestroy(&(*out)->comm));
   PetscCall(PetscFree(*out));
   PetscFunctionReturn(0);

@@ -41,6 +41,18 @@ typedef struct {
   PetscReal wall;               /* seconds since the run started */
 } MfsaDiagnosticsRow;
 
+/* One PDE snapshot on the circle: S position slices x M angles, this rank's contiguous slices
+ * [lo, lo+nloc). Cell centres: s_j = (j+1/2)/S, theta_k = (k+1/2) 2 pi / M. */
+typedef struct {
+  PetscReal        time;
+  PetscInt         step;
+  PetscInt         S, M;
+  PetscInt         lo, nloc;
+  const PetscReal *rho;      /* nloc x M, row-major: density in theta of each slice (integrates to ~1) */
+  const PetscReal *velocity; /* nloc x M: theta' at the cell centres */
+  const PetscReal *mass;     /* nloc: integral of rho over theta, per slice */
+} MfsaGridFrame;
+
 typedef struct _p_MfsaOutput *MfsaOutput;
 
 PetscErrorCode MfsaOutputCreate(MPI_Comm, MfsaOutput *);
@@ -56,8 +68,15 @@ PetscErrorCode MfsaOutputGetInterval(MfsaOutput, PetscReal *out_dt);
 PetscErrorCode MfsaOutputGetFolder(MfsaOutput, const char **folder);
 /* Collective. Writes <folder>/snap_<6-digit counter>.h5 and rewrites <folder>/mfsa.xmf. */
 PetscErrorCode MfsaOutputWriteParticles(MfsaOutput, const MfsaParticleFrame *, const MfsaProvenance *);
+/* Collective. Writes <folder>/snap_<counter>.h5 with /pde/rho, /pde/velocity (S x M), /pde/mass (S),
+ * /pde/s (S), /pde/theta (M), root attributes time, step, slices, angles + provenance, and rewrites
+ * <folder>/mfsa.xmf (3DCoRectMesh "1 S M" per time, attributes rho and velocity). */
+PetscErrorCode MfsaOutputWriteGrid(MfsaOutput, const MfsaGridFrame *, const MfsaProvenance *);
 /* Collective (rank 0 writes). Appends a row to <folder>/diagnostics.h5. */
 PetscErrorCode MfsaOutputAppendDiagnostics(MfsaOutput, const MfsaDiagnosticsRow *, const MfsaProvenance *);
+/* Generic form: one row of named columns (the same names, in the same order, for every row of a
+ * run; "time" and "step" must be among them). Same values on every rank; rank 0 writes. */
+PetscErrorCode MfsaOutputAppendDiagnosticsColumns(MfsaOutput, PetscInt ncols, const char *const names[], const PetscReal values[], const MfsaProvenance *);
 PetscErrorCode MfsaOutputDestroy(MfsaOutput *);
 
 /* Input files (collective). Reads rows [lo, lo+nloc) of a 2-D double dataset of shape n x d
@@ -65,6 +84,8 @@ PetscErrorCode MfsaOutputDestroy(MfsaOutput *);
  * and the file: cannot open, dataset missing, wrong rank/shape (say expected vs found),
  * non-finite value (say which row). */
 PetscErrorCode MfsaReadRows(MPI_Comm, const char *optname, const char *file, const char *dataset, PetscInt n, PetscInt d, PetscInt lo, PetscInt nloc, PetscReal *x);
+/* Shape (n0, n1) of a 2-D numeric dataset (same error rules; collective). */
+PetscErrorCode MfsaReadDims2(MPI_Comm, const char *optname, const char *file, const char *dataset, PetscInt *n0, PetscInt *n1);
 /* Reads a whole 3-D double dataset of shape (n0, n1, n2) on every rank (model matrices).
  * Same error rules. */
 PetscErrorCode MfsaReadArray3(MPI_Comm, const char *optname, const char *file, const char *dataset, PetscInt n0, PetscInt n1, PetscInt n2, PetscReal *a);

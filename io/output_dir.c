@@ -134,10 +134,11 @@ PetscErrorCode MfsaOutputSetUp(MfsaOutput out)
   if (rank == 0) code = CheckAndPrepare(out->folder, out->overwrite, msg, sizeof(msg));
   PetscCall(MfsaBcastError(out->comm, &code, msg, sizeof(msg)));
   PetscCheck(!code, out->comm, code, "%s", msg);
-  /* A second SetUp starts a fresh index: the old files are gone. */
+  /* A second SetUp starts a fresh index and table: the old files are gone. */
+  out->kind        = MFSA_SNAPSHOT_NONE;
   out->nsnap       = 0;
   out->nsnap_files = 0;
-  out->nrows       = 0;
-  out->setup       = PETSC_TRUE;
+  PetscCall(MfsaOutputResetDiagnostics(out));
+  out->setup = PETSC_TRUE;
   PetscFunctionReturn(0);
 }

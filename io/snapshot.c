@@ -1,6 +1,8 @@
-/* Particle snapshots: one HDF5 file per snapshot, written collectively by all ranks
- * (each its contiguous rows of the global token order), under a temporary name that is
- * renamed only once the file is complete, then the XDMF index is rewritten. */
+/* Snapshots: one HDF5 file per snapshot, written collectively by all ranks (each its
+ * contiguous rows of the global order), under a temporary name that is renamed only once
+ * the file is complete, then the XDMF index is rewritten. This file holds the part all
+ * snapshot kinds share (numbering, tmp + rename, index entry, block check) and the particle
+ * file itself; the PDE grid file is in grid_snapshot.c. */
 #define _POSIX_C_SOURCE 200809L
 #include "output_impl.h"
 #include "h5_util.h"
@@ -9,32 +11,62 @@
 #include <stdio.h>
 #include <string.h>
 
+PetscErrorCode MfsaCheckBlocks(MPI_Comm comm, PetscInt n, PetscInt lo, PetscInt nloc, PetscInt nsizes, const PetscInt sizes[], PetscBool localbad, PetscBool *ok, PetscInt64 *total)
+{
+  PetscInt64  mine[2], expect_lo = 0;
+  PetscInt    bad, anybad, lohi[2 * 4], glohi[2 * 4];
+  PetscMPIInt rank;
+
+  PetscFunctionBegin;
+  PetscCheck(nsizes >= 0 && nsizes <= 4, PETSC_COMM_SELF, PETSC_ERR_PLIB, "MfsaCheckBlocks: at most 4 sizes");
+  bad     = localbad || !(n >= 1 && lo >= 0 && nloc >= 0 && lo + nloc <= n);
+  mine[0] = lo;
+  mine[1] = nloc;
+  PetscCallMPI(MPI_Exscan(&mine[1], &expect_lo, 1, MPIU_INT64, MPI_SUM, comm));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0) expect_lo = 0;
+  if (mine[0] != expect_lo) bad = 1;
+  PetscCall(MPIU_Allreduce(&mine[1], total, 1, MPIU_INT64, MPI_SUM, comm));
+  PetscCall(MPIU_Allreduce(&bad, &anybad, 1, MPIU_INT, MPI_MAX, comm));
+  /* max(-size) = -min(size): one reduction tells whether all ranks agree on every size,
+   * so no rank can pass the check while another one fails it. */
+  for (PetscInt i = 0; i < nsizes; i++) {
+    lohi[2 * i]     = sizes[i];
+    lohi[2 * i + 1] = -sizes[i];
+  }
+  if (nsizes) PetscCall(MPIU_Allreduce(lohi, glohi, (PetscMPIInt)(2 * nsizes), MPIU_INT, MPI_MAX, comm));
+  for (PetscInt i = 0; i < nsizes; i++)
+    if (glohi[2 * i] != -glohi[2 * i + 1]) anybad = 1;
+  *ok = (!anybad && *total == n) ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
 /* Checks that the ranks' blocks tile [0, n) in rank order, so the file is in global token
  * order whatever the rank count. Collective; every rank reaches the same verdict. */
 static PetscErrorCode CheckFrame(MPI_Comm comm, const MfsaParticleFrame *f)
 {
-  PetscInt64 mine[2], expect_lo = 0, total;
-  PetscInt   bad, anybad;
+  const PetscInt sizes[2] = {f->n, f->d};
+  PetscInt64     total;
+  PetscBool      ok;
 
   PetscFunctionBegin;
-  bad = !(f->n >= 1 && f->d >= 1 && f->lo >= 0 && f->nloc >= 0 && f->lo + f->nloc <= f->n) || (f->nloc && !f->x) || (f->nloc && !f->speed);
-  mine[0] = f->lo;
-  mine[1] = f->nloc;
-  PetscCallMPI(MPI_Exscan(&mine[1], &expect_lo, 1, MPIU_INT64, MPI_SUM, comm));
-  PetscMPIInt rank;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (rank == 0) expect_lo = 0;
-  if (mine[0] != expect_lo) bad = 1;
-  PetscCall(MPIU_Allreduce(&mine[1], &total, 1, MPIU_INT64, MPI_SUM, comm));
-  PetscCall(MPIU_Allreduce(&bad, &anybad, 1, MPIU_INT, MPI_MAX, comm));
-  PetscCheck(!anybad && total == f->n, comm, PETSC_ERR_ARG_WRONG, "MfsaParticleFrame: the ranks' rows [lo, lo+nloc) must tile [0, n) in rank order with x and speed set (n = %" PetscInt_FMT ", sum of nloc = %" PetscInt64_FMT ")", f->n, total);
+  PetscCall(MfsaCheckBlocks(comm, f->n, f->lo, f->nloc, 2, sizes, (f->d < 1) || (f->nloc && !f->x) || (f->nloc && !f->speed), &ok, &total));
+  PetscCheck(ok, comm, PETSC_ERR_ARG_WRONG, "MfsaParticleFrame: the ranks' rows [lo, lo+nloc) must tile [0, n) in rank order with x and speed set, and n, d >= 1 equal on all ranks (n = %" PetscInt_FMT ", d = %" PetscInt_FMT ", sum of nloc = %" PetscInt64_FMT ")", f->n, f->d, total);
   PetscCheck(!PetscIsInfOrNanReal(f->time), comm, PETSC_ERR_FP, "MfsaParticleFrame: time is not finite (%g)", (double)f->time);
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode WriteParticleFile(MfsaOutput out, const char *fname, const MfsaParticleFrame *f, const MfsaProvenance *prov)
+typedef struct {
+  const MfsaParticleFrame *f;
+  const MfsaProvenance    *prov;
+} ParticleWriteCtx;
+
+static PetscErrorCode WriteParticleFile(MfsaOutput out, const char *fname, const void *vctx)
 {
-  MPI_Comm    comm = out->comm;
+  const ParticleWriteCtx  *ctx  = (const ParticleWriteCtx *)vctx;
+  const MfsaParticleFrame *f    = ctx->f;
+  const MfsaProvenance    *prov = ctx->prov;
+  MPI_Comm                 comm = out->comm;
   PetscMPIInt size, rank;
   hid_t       file, group, dxpl;
   hsize_t     dims[2];
@@ -83,27 +115,24 @@ static PetscErrorCode WriteParticleFile(MfsaOutput out, const char *fname, const
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode MfsaOutputWriteParticles(MfsaOutput out, const MfsaParticleFrame *f, const MfsaProvenance *prov)
+PetscErrorCode MfsaOutputPublishSnapshot(MfsaOutput out, const MfsaSnapshotEntry *entry, MfsaSnapshotWriteFn write, const void *ctx)
 {
-  PetscMPIInt    rank;
-  PetscInt       number, slot;
-  char           name[MFSA_OUTPUT_NAME_MAX], fname[PETSC_MAX_PATH_LEN], tmpname[PETSC_MAX_PATH_LEN];
-  char           msg[2 * PETSC_MAX_PATH_LEN] = "";
-  PetscErrorCode code = 0;
+  static const char *kindname[] = {"no", "particle", "grid (PDE)"};
+  PetscMPIInt        rank;
+  PetscInt           number, slot;
+  char               name[MFSA_OUTPUT_NAME_MAX], fname[PETSC_MAX_PATH_LEN], tmpname[PETSC_MAX_PATH_LEN];
+  char               msg[2 * PETSC_MAX_PATH_LEN] = "";
+  PetscErrorCode     code = 0;
 
   PetscFunctionBegin;
-  MfsaValidPointer(out, 1);
-  MfsaValidPointer(f, 2);
-  MfsaValidPointer(prov, 3);
-  PetscCheck(out->setup, out->comm, PETSC_ERR_ORDER, "call MfsaOutputSetUp() before MfsaOutputWriteParticles()");
-  MfsaH5Silence();
-  PetscCall(CheckFrame(out->comm, f));
+  PetscCheck(entry->kind == MFSA_SNAPSHOT_PARTICLES || entry->kind == MFSA_SNAPSHOT_GRID, out->comm, PETSC_ERR_PLIB, "unknown snapshot kind %d", (int)entry->kind);
+  PetscCheck(out->kind == MFSA_SNAPSHOT_NONE || out->kind == entry->kind, out->comm, PETSC_ERR_ORDER, "-out %s: this run already wrote %s snapshots and cannot add %s snapshots to the same index; a run writes one kind of snapshot (particles or grid), so write the other kind to another -out folder", out->folder, kindname[out->kind], kindname[entry->kind]);
   PetscCallMPI(MPI_Comm_rank(out->comm, &rank));
 
   /* A second snapshot at the same time (e.g. the final state landing on an output time)
    * replaces the previous one under the same file name, so the index never holds a time
    * twice and no orphan file is left behind. */
-  if (out->nsnap > 0 && out->snaps[out->nsnap - 1].time == f->time) {
+  if (out->nsnap > 0 && out->snaps[out->nsnap - 1].time == entry->time) {
     slot   = out->nsnap - 1;
     number = out->snaps[slot].number;
   } else {
@@ -115,7 +144,7 @@ PetscErrorCode MfsaOutputWriteParticles(MfsaOutput out, const MfsaParticleFrame 
   PetscCall(MfsaPathJoin(out->comm, out->folder, name, fname, sizeof(fname)));
   PetscCall(PetscSNPrintf(tmpname, sizeof(tmpname), "%s.tmp", fname));
 
-  PetscCall(WriteParticleFile(out, tmpname, f, prov));
+  PetscCall(write(out, tmpname, ctx));
   /* H5Fclose is collective, but the barrier makes it explicit that no rank still writes
    * when rank 0 publishes the file under its real name. */
   PetscCallMPI(MPI_Barrier(out->comm));
@@ -138,10 +167,32 @@ PetscErrorCode MfsaOutputWriteParticles(MfsaOutput out, const MfsaParticleFrame 
     out->nsnap++;
     out->nsnap_files++;
   }
-  out->snaps[slot].time   = f->time;
+  out->snaps[slot]        = *entry;
   out->snaps[slot].number = number;
-  out->snaps[slot].n      = f->n;
-  out->snaps[slot].d      = f->d;
+  out->kind               = entry->kind;
   PetscCall(MfsaOutputWriteXdmf(out));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode MfsaOutputWriteParticles(MfsaOutput out, const MfsaParticleFrame *f, const MfsaProvenance *prov)
+{
+  MfsaSnapshotEntry entry;
+  ParticleWriteCtx  ctx;
+
+  PetscFunctionBegin;
+  MfsaValidPointer(out, 1);
+  MfsaValidPointer(f, 2);
+  MfsaValidPointer(prov, 3);
+  PetscCheck(out->setup, out->comm, PETSC_ERR_ORDER, "call MfsaOutputSetUp() before MfsaOutputWriteParticles()");
+  MfsaH5Silence();
+  PetscCall(CheckFrame(out->comm, f));
+  PetscCall(PetscMemzero(&entry, sizeof(entry)));
+  entry.kind = MFSA_SNAPSHOT_PARTICLES;
+  entry.time = f->time;
+  entry.n    = f->n;
+  entry.d    = f->d;
+  ctx.f      = f;
+  ctx.prov   = prov;
+  PetscCall(MfsaOutputPublishSnapshot(out, &entry, WriteParticleFile, &ctx));
   PetscFunctionReturn(0);
 }

@@ -1,6 +1,7 @@
-/* The XDMF index <folder>/mfsa.xmf that ParaView opens: a temporal collection of
- * Polyvertex point clouds, one per snapshot file. Rewritten whole after every snapshot
- * (tmp + rename) so a reader never sees a half-written index. */
+/* The XDMF index <folder>/mfsa.xmf that ParaView opens: a temporal collection with one grid
+ * per snapshot file, Polyvertex point clouds (particles) or 3DCoRectMesh images (PDE).
+ * Rewritten whole after every snapshot (tmp + rename) so a reader never sees a half-written
+ * index. */
 #define _POSIX_C_SOURCE 200809L
 #include "output_impl.h"
 #include "h5_util.h"
@@ -20,8 +21,49 @@ static void WriteAttribute(FILE *fp, const char *name, const char *dims, const c
   fprintf(fp, "        </Attribute>\n");
 }
 
+/* A particle snapshot: a Polyvertex point cloud with s, index and speed on the points. */
+static void WriteParticleEntry(FILE *fp, const MfsaSnapshotEntry *s, const char *file)
+{
+  char dims1[32], dims3[64];
+
+  MfsaFormat(dims1, sizeof(dims1), "%" PetscInt_FMT, s->n);
+  MfsaFormat(dims3, sizeof(dims3), "%" PetscInt_FMT " 3", s->n);
+  /* explicit connectivity (the global index): ParaView's Xdmf3 reader builds no cells
+   * for a Polyvertex topology without it, and then draws nothing */
+  fprintf(fp, "        <Topology TopologyType=\"Polyvertex\" NumberOfElements=\"%" PetscInt_FMT "\" NodesPerElement=\"1\">\n", s->n);
+  WriteDataItem(fp, "          ", dims1, "Int", file, "/particles/index");
+  fprintf(fp, "        </Topology>\n");
+  fprintf(fp, "        <Geometry GeometryType=\"XYZ\">\n");
+  WriteDataItem(fp, "          ", dims3, "Float", file, s->d == 3 ? "/particles/x" : "/particles/xyz");
+  fprintf(fp, "        </Geometry>\n");
+  WriteAttribute(fp, "s", dims1, "Float", file, "/particles/s");
+  WriteAttribute(fp, "index", dims1, "Int", file, "/particles/index");
+  WriteAttribute(fp, "speed", dims1, "Float", file, "/particles/speed");
+}
+
+/* A PDE snapshot: the S x M cell-centre grid as a one-layer 3-D image. XDMF lists origin,
+ * spacing and dimensions in Z Y X order and the fastest-varying index is X, so the row-major
+ * S x M datasets put theta along X and s along Y: the s x theta plane is the X-Y plane that
+ * ParaView shows by default (a 2DCoRectMesh would land in the Y-Z plane). The datasets are
+ * S x M; the DataItems say "1 S M" (same number of values, same order) because the reader
+ * wants attribute dimensions equal to the topology's. */
+static void WriteGridEntry(FILE *fp, const MfsaSnapshotEntry *s, const char *file)
+{
+  char dims[64];
+
+  MfsaFormat(dims, sizeof(dims), "1 %" PetscInt_FMT " %" PetscInt_FMT, s->S, s->M);
+  fprintf(fp, "        <Topology TopologyType=\"3DCoRectMesh\" Dimensions=\"%s\"/>\n", dims);
+  fprintf(fp, "        <Geometry GeometryType=\"ORIGIN_DXDYDZ\">\n");
+  fprintf(fp, "          <DataItem Dimensions=\"3\" NumberType=\"Float\" Precision=\"8\" Format=\"XML\">0 %.17g %.17g</DataItem>\n", 0.5 / (double)s->S, PETSC_PI / (double)s->M);
+  fprintf(fp, "          <DataItem Dimensions=\"3\" NumberType=\"Float\" Precision=\"8\" Format=\"XML\">1 %.17g %.17g</DataItem>\n", 1.0 / (double)s->S, 2 * PETSC_PI / (double)s->M);
+  fprintf(fp, "        </Geometry>\n");
+  WriteAttribute(fp, "rho", dims, "Float", file, "/pde/rho");
+  WriteAttribute(fp, "velocity", dims, "Float", file, "/pde/velocity");
+}
+
 /* Returns 0 or an errno. File names are relative to the index (same folder) so the
- * folder can be moved or copied as a whole. */
+ * folder can be moved or copied as a whole. All entries have the same kind (snapshot.c
+ * refuses a second kind). */
 static int WriteIndex(const char *path, const MfsaSnapshotEntry *snaps, PetscInt nsnap)
 {
   FILE *fp = fopen(path, "w");
@@ -31,28 +73,17 @@ static int WriteIndex(const char *path, const MfsaSnapshotEntry *snaps, PetscInt
   fprintf(fp, "<?xml version=\"1.0\" ?>\n");
   fprintf(fp, "<Xdmf Version=\"3.0\">\n");
   fprintf(fp, "  <Domain>\n");
-  fprintf(fp, "    <Grid Name=\"particles\" GridType=\"Collection\" CollectionType=\"Temporal\">\n");
+  fprintf(fp, "    <Grid Name=\"%s\" GridType=\"Collection\" CollectionType=\"Temporal\">\n", nsnap && snaps[0].kind == MFSA_SNAPSHOT_GRID ? "pde" : "particles");
   for (PetscInt i = 0; i < nsnap; i++) {
     const MfsaSnapshotEntry *s = &snaps[i];
-    char                     file[64], dims1[32], dims3[64];
+    char                     file[64];
 
     MfsaFormat(file, sizeof(file), "snap_%06" PetscInt_FMT ".h5", s->number);
-    MfsaFormat(dims1, sizeof(dims1), "%" PetscInt_FMT, s->n);
-    MfsaFormat(dims3, sizeof(dims3), "%" PetscInt_FMT " 3", s->n);
     fprintf(fp, "      <Grid Name=\"snap_%06" PetscInt_FMT "\" GridType=\"Uniform\">\n", s->number);
     /* %.17g round-trips a double exactly: the index time is the file's time attribute. */
     fprintf(fp, "        <Time Value=\"%.17g\"/>\n", (double)s->time);
-    /* explicit connectivity (the global index): ParaView's Xdmf3 reader builds no cells
-     * for a Polyvertex topology without it, and then draws nothing */
-    fprintf(fp, "        <Topology TopologyType=\"Polyvertex\" NumberOfElements=\"%" PetscInt_FMT "\" NodesPerElement=\"1\">\n", s->n);
-    WriteDataItem(fp, "          ", dims1, "Int", file, "/particles/index");
-    fprintf(fp, "        </Topology>\n");
-    fprintf(fp, "        <Geometry GeometryType=\"XYZ\">\n");
-    WriteDataItem(fp, "          ", dims3, "Float", file, s->d == 3 ? "/particles/x" : "/particles/xyz");
-    fprintf(fp, "        </Geometry>\n");
-    WriteAttribute(fp, "s", dims1, "Float", file, "/particles/s");
-    WriteAttribute(fp, "index", dims1, "Int", file, "/particles/index");
-    WriteAttribute(fp, "speed", dims1, "Float", file, "/particles/speed");
+    if (s->kind == MFSA_SNAPSHOT_GRID) WriteGridEntry(fp, s, file);
+    else WriteParticleEntry(fp, s, file);
     fprintf(fp, "      </Grid>\n");
   }
   fprintf(fp, "    </Grid>\n");

@@ -18,6 +18,7 @@ static PetscErrorCode MfsaSolverRegisterAll(void)
   if (MfsaSolverRegisterCalled) PetscFunctionReturn(0);
   MfsaSolverRegisterCalled = PETSC_TRUE;
   PetscCall(MfsaSolverRegister("particles", MfsaSolverCreate_Particles));
+  PetscCall(MfsaSolverRegister("pde", MfsaSolverCreate_Pde));
   PetscFunctionReturn(0);
 }
 
@@ -59,12 +60,12 @@ PetscErrorCode MfsaSolverSetFromOptions(MfsaSolver s)
   PetscFunctionBegin;
   PetscCall(PetscStrncpy(type, s->type, sizeof(type)));
   PetscOptionsBegin(s->comm, NULL, "mfsa solver", "MfsaSolver");
-  PetscCall(PetscOptionsString("-solver", "Solver type (particles)", NULL, s->type, type, sizeof(type), &set));
+  PetscCall(PetscOptionsString("-solver", "Solver type (particles|pde)", NULL, s->type, type, sizeof(type), &set));
   PetscCall(PetscOptionsReal("-progress_interval", "Wall-clock seconds between rank-0 progress lines, besides those at output times (0: only at outputs)", NULL, s->progress_interval, &s->progress_interval, NULL));
   PetscCheck(s->progress_interval >= 0, s->comm, PETSC_ERR_USER_INPUT, "-progress_interval must be >= 0 seconds (got %g)", (double)s->progress_interval);
   PetscCall(PetscOptionsBool("-mfsa_view", "Print the model, solver and time stepper after set-up", NULL, s->view, &s->view, NULL));
   PetscCall(PetscFunctionListFind(MfsaSolverList, type, &create));
-  PetscCheck(create, s->comm, PETSC_ERR_USER_INPUT, "-solver %s is not a known solver; available: particles", type);
+  PetscCheck(create, s->comm, PETSC_ERR_USER_INPUT, "-solver %s is not a known solver; available: particles, pde", type);
   PetscCall(PetscStrncpy(s->type, type, sizeof(s->type)));
   PetscCall((*create)(s));
   if (s->ops.setfromoptions) PetscCall((*s->ops.setfromoptions)(s, PetscOptionsObject));

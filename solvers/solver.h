@@ -12,6 +12,7 @@ typedef struct {
   PetscErrorCode (*setfromoptions)(MfsaSolver, PetscOptionItems *); /* type options */
   PetscErrorCode (*setup)(MfsaSolver);                              /* state Vec, initial data, TS RHS */
   PetscErrorCode (*poststep)(MfsaSolver);                           /* after every accepted step (retraction); may be NULL */
+  PetscErrorCode (*maxstep)(MfsaSolver, PetscReal *);               /* largest stable next step (CFL); may be NULL */
   PetscErrorCode (*output)(MfsaSolver, MfsaOutput, PetscInt step, PetscReal dt, PetscReal wall); /* snapshot + diagnostics at the TS's time */
   PetscErrorCode (*view)(MfsaSolver, PetscViewer);
   PetscErrorCode (*destroy)(MfsaSolver);
@@ -42,3 +43,4 @@ PetscErrorCode MfsaSolverDestroy(MfsaSolver *);
 
 /* Solver types */
 PetscErrorCode MfsaSolverCreate_Particles(MfsaSolver);
+PetscErrorCode MfsaSolverCreate_Pde(MfsaSolver);

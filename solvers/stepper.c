@@ -47,7 +47,15 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out)
     PetscCall(TSGetTimeStep(ts, &dt));
     PetscReal h       = dt;
     PetscBool clipped = PETSC_FALSE;
-    if (t + h >= t_next - MFSA_TIME_EPS * dt) {
+    if (s->ops.maxstep) { /* stability limit (CFL) of this step */
+      PetscReal hmax;
+      PetscCall((*s->ops.maxstep)(s, &hmax));
+      if (hmax < h) {
+        h       = hmax;
+        clipped = PETSC_TRUE;
+      }
+    }
+    if (t + h >= t_next - MFSA_TIME_EPS * h) {
       h       = t_next - t;
       clipped = PETSC_TRUE;
     }
@@ -65,7 +73,7 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out)
     if (clipped) {
       PetscReal proposed;
       PetscCall(TSGetTimeStep(ts, &proposed));
-      /* a clipped step says nothing about the step the dynamics allows: keep the previous one
+      /* a clipped step says nothing about the step the dynamics allows: keep the nominal one
        * (fixed step), or the larger of it and the adaptor's proposal */
       if (PetscAbsReal(t - t_next) <= MFSA_TIME_EPS * dt) {
         t = t_next;
