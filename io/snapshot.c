@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Shared by every snapshot kind (see output_impl.h): one verdict for all ranks, so a bad
+ * decomposition fails collectively instead of leaving ranks waiting in the HDF5 writes. */
 PetscErrorCode MfsaCheckBlocks(MPI_Comm comm, PetscInt n, PetscInt lo, PetscInt nloc, PetscInt nsizes, const PetscInt sizes[], PetscBool localbad, PetscBool *ok, PetscInt64 *total)
 {
   PetscInt64  mine[2], expect_lo = 0;
