@@ -214,7 +214,11 @@ PetscErrorCode MfsaReadRows(MPI_Comm comm, const char *optname, const char *file
   PetscCheck(n >= 1 && d >= 1 && lo >= 0 && nloc >= 0 && lo + nloc <= n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "MfsaReadRows: rows [%" PetscInt_FMT ", %" PetscInt_FMT ") outside [0, %" PetscInt_FMT ") or d = %" PetscInt_FMT " < 1", lo, lo + nloc, n, d);
   MfsaH5Silence();
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (rank == 0) code = CheckDataset(optname, file, dataset, 2, expect, "n x d", "set -n/-attn_dim to match or fix the file", msg, sizeof(msg));
+  if (rank == 0) {
+    PetscBool grid;
+    PetscCall(PetscStrbeginswith(dataset, "/pde/", &grid));
+    code = CheckDataset(optname, file, dataset, 2, expect, grid ? "S x M" : "n x d", grid ? "set -pde_slices/-pde_angles to match or fix the file" : "set -n/-attn_dim to match or fix the file", msg, sizeof(msg));
+  }
   PetscCall(MfsaBcastError(comm, &code, msg, sizeof(msg)));
   PetscCheck(!code, comm, code, "%s", msg);
 

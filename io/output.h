@@ -31,7 +31,7 @@ typedef struct {
 typedef struct {
   PetscReal time;
   PetscInt  step;
-  PetscReal dt;
+  PetscReal dt; /* the step that produced this state (the nominal -ts_dt at the initial time) */
   PetscReal energy;             /* (1/(2 beta n^2)) sum_h sum_i Z_{h,i}; NaN when beta = 0 */
   PetscReal log_energy;         /* log of the above, finite even when energy overflows */
   PetscReal order_parameter;    /* |mean x| */

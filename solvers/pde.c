@@ -112,16 +112,42 @@ static PetscErrorCode PdeRHS(TS ts, PetscReal t, Vec X, Vec F, void *ctx)
   PetscFunctionReturn(0);
 }
 
+/* SSP coefficient c of the TS method: it stays positive for dt <= c dt_FE, dt_FE the
+ * forward-Euler limit (CFL 1/2 here). PETSc's rks2 has c = s - 1, rks3 (s = n^2 stages)
+ * c = s - n, rk104 c = 6; a non-SSP method gets no credit. */
+static PetscErrorCode SSPCoefficient(TS ts, PetscReal *c)
+{
+  PetscBool ssp, match;
+  TSSSPType type;
+  PetscInt  s;
+
+  PetscFunctionBegin;
+  *c = 1.0;
+  PetscCall(PetscObjectTypeCompare((PetscObject)ts, TSSSP, &ssp));
+  if (!ssp) PetscFunctionReturn(0);
+  PetscCall(TSSSPGetType(ts, &type));
+  PetscCall(TSSSPGetNumStages(ts, &s));
+  PetscCall(PetscStrcmp(type, TSSSPRKS2, &match));
+  if (match) *c = (PetscReal)(s - 1);
+  PetscCall(PetscStrcmp(type, TSSSPRKS3, &match));
+  if (match) *c = (PetscReal)s - PetscSqrtReal((PetscReal)s);
+  PetscCall(PetscStrcmp(type, TSSSPRK104, &match));
+  if (match) *c = 6.0;
+  PetscFunctionReturn(0);
+}
+
 /* Largest step the CFL condition allows, from the fastest face velocity seen since the last
- * call (max is exact, so every rank count picks the same dt). */
+ * call (max is exact, so every rank count picks the same dt), times the method's SSP
+ * coefficient. */
 static PetscErrorCode PdeMaxStep(MfsaSolver s, PetscReal *dtmax)
 {
   Pde      *p = (Pde *)s->data;
-  PetscReal umax;
+  PetscReal umax, c;
 
   PetscFunctionBegin;
+  PetscCall(SSPCoefficient(s->ts, &c));
   PetscCall(MPIU_Allreduce(&p->umax, &umax, 1, MPIU_REAL, MPIU_MAX, s->comm));
-  *dtmax  = umax > 0 ? p->cfl * (2 * PETSC_PI / p->M) / umax : PETSC_MAX_REAL;
+  *dtmax  = umax > 0 ? c * p->cfl * (2 * PETSC_PI / p->M) / umax : PETSC_MAX_REAL;
   p->umax = 0;
   PetscFunctionReturn(0);
 }
@@ -146,7 +172,7 @@ static PetscErrorCode PdeSetFromOptions(MfsaSolver s, PetscOptionItems *PetscOpt
     }
     PetscCheck(found, s->comm, PETSC_ERR_USER_INPUT, "Option -pde_limiter: value '%s' is not allowed; choose one of mc|minmod|none", value);
   }
-  PetscCall(PetscOptionsReal("-pde_cfl", "CFL number: dt <= cfl * dtheta / max|u| (<= 0.5 keeps the density positive)", NULL, p->cfl, &p->cfl, NULL));
+  PetscCall(PetscOptionsReal("-pde_cfl", "CFL number per forward-Euler stage: dt <= c_SSP * cfl * dtheta / max|u| (<= 0.5 keeps the density positive)", NULL, p->cfl, &p->cfl, NULL));
   PetscCall(MfsaDensitySetFromOptions(PetscOptionsObject, s->comm, &p->init));
   PetscCheck(p->S >= 1, s->comm, PETSC_ERR_USER_INPUT, "-pde_slices must be >= 1 (got %" PetscInt_FMT ")", p->S);
   PetscCheck(p->M >= 8, s->comm, PETSC_ERR_USER_INPUT, "-pde_angles must be >= 8 (got %" PetscInt_FMT ")", p->M);

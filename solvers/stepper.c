@@ -21,7 +21,7 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out)
   TS             ts = s->ts;
   TSAdapt        adapt;
   PetscBool      fixed;
-  PetscReal      t, dt, tmax, out_dt, t_next;
+  PetscReal      t, dt, tmax, out_dt, t_next, h_taken = 0;
   PetscInt       step, max_steps, k_out = 0;
   PetscLogDouble t0, now, last_print = 0;
   const PetscReal progress_interval = s->progress_interval;
@@ -59,6 +59,7 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out)
       h       = t_next - t;
       clipped = PETSC_TRUE;
     }
+    const PetscReal t_before = t;
     PetscCall(TSSetTimeStep(ts, h));
     PetscCall(TSStep(ts));
     {
@@ -69,6 +70,7 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out)
     if (s->ops.poststep) PetscCall((*s->ops.poststep)(s));
     PetscCall(TSGetStepNumber(ts, &step));
     PetscCall(TSGetTime(ts, &t));
+    h_taken = t - t_before; /* what the state at t came from (rejected tries excluded) */
     PetscCall(TSMonitor(ts, step, t, s->X));
     if (clipped) {
       PetscReal proposed;
@@ -83,20 +85,19 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out)
     }
     PetscCall(PetscTime(&now));
     if (t == t_next) {
-      PetscCall(TSGetTimeStep(ts, &dt));
-      PetscCall((*s->ops.output)(s, out, step, dt, (PetscReal)(now - t0)));
-      PetscCall(Progress(s, step, t, dt, tmax, now - t0));
+      PetscCall((*s->ops.output)(s, out, step, h_taken, (PetscReal)(now - t0)));
+      PetscCall(Progress(s, step, t, h_taken, tmax, now - t0));
       last_print = now - t0;
     } else if (progress_interval > 0 && now - t0 - last_print >= progress_interval) {
       /* rank 0's clock decides; only rank 0 prints, so the ranks need not agree */
-      PetscCall(Progress(s, step, t, dt, tmax, now - t0));
+      PetscCall(Progress(s, step, t, h_taken, tmax, now - t0));
       last_print = now - t0;
     }
   }
   if (t < tmax) { /* stopped by -ts_max_steps: keep the last state too */
     PetscCall(PetscTime(&now));
-    PetscCall((*s->ops.output)(s, out, step, dt, (PetscReal)(now - t0)));
-    PetscCall(Progress(s, step, t, dt, tmax, now - t0));
+    PetscCall((*s->ops.output)(s, out, step, h_taken, (PetscReal)(now - t0)));
+    PetscCall(Progress(s, step, t, h_taken, tmax, now - t0));
   }
   PetscCall(TSViewFromOptions(ts, NULL, "-ts_view")); /* what TSSolve would do at the end */
   PetscFunctionReturn(0);

@@ -155,11 +155,11 @@ PetscErrorCode MfsaDensityFill(MPI_Comm comm, const MfsaDensitySpec *spec, Petsc
     break;
   }
   for (PetscInt i = 0; i < nloc * M; i++) {
-    if (!PetscIsNormalReal(rho[i]) && rho[i] != 0) bad[1] = PetscMin(bad[1], lo * M + i);
+    if (PetscIsInfOrNanReal(rho[i])) bad[1] = PetscMin(bad[1], lo * M + i);
     else if (rho[i] < 0) bad[0] = PetscMin(bad[0], lo * M + i);
   }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, bad, 2, MPIU_INT, MPI_MIN, comm));
   PetscCheck(bad[1] == PETSC_MAX_INT, comm, PETSC_ERR_USER_INPUT, "-pde_init %s: the initial density is not finite at slice %" PetscInt_FMT ", angle %" PetscInt_FMT, MfsaDensityNames[spec->kind], bad[1] / M, bad[1] % M);
-  PetscCheck(bad[0] == PETSC_MAX_INT, comm, PETSC_ERR_USER_INPUT, "-pde_init %s: the initial density is negative at slice %" PetscInt_FMT ", angle %" PetscInt_FMT "%s", MfsaDensityNames[spec->kind], bad[0] / M, bad[0] % M, spec->kind == MFSA_DENSITY_MODES ? " (amplitudes too large: need sum |a_k| s^p <= 1)" : "");
+  PetscCheck(bad[0] == PETSC_MAX_INT, comm, PETSC_ERR_USER_INPUT, "-pde_init %s%s%s: the initial density is negative at slice %" PetscInt_FMT ", angle %" PetscInt_FMT "%s", MfsaDensityNames[spec->kind], spec->file[0] ? " -pde_init_file " : "", spec->file, bad[0] / M, bad[0] % M, spec->kind == MFSA_DENSITY_MODES ? " (amplitudes too large: need sum |a_k| s^p <= 1)" : "");
   PetscFunctionReturn(0);
 }

@@ -312,3 +312,95 @@ def main_guard(name, body):
         traceback.print_exc()
         chk.fail(f"unexpected {type(e).__name__}: {e}")
     chk.finish()
+
+
+# ----------------------------------------------------------------------------------
+# PDE solver (-solver pde, tokens on the circle): files, grids and references
+# ----------------------------------------------------------------------------------
+PDE_BASE = ["-solver", "pde", "-attn_dim", 2, "-geometry", "sphere"]
+
+
+def pde_grid(S, M):
+    """Cell centres s_j = (j+1/2)/S and theta_k = (k+1/2) 2 pi / M."""
+    return (np.arange(S) + 0.5) / S, (np.arange(M) + 0.5) * (2 * np.pi / M)
+
+
+def read_pde_snapshot(path):
+    """Dict with rho, velocity (S x M), mass, s (S), theta (M), Q, K, V, attrs, time, step."""
+    with h5py.File(path, "r") as f:
+        snap = {"path": path, "attrs": {k: _attr(f.attrs[k]) for k in f.attrs}}
+        for key, ds in (("rho", "/pde/rho"), ("velocity", "/pde/velocity"), ("mass", "/pde/mass"),
+                        ("s", "/pde/s"), ("theta", "/pde/theta"),
+                        ("Q", "/model/Q"), ("K", "/model/K"), ("V", "/model/V")):
+            snap[key] = f[ds][()] if ds in f else None
+    snap["time"] = float(snap["attrs"]["time"]) if "time" in snap["attrs"] else float("nan")
+    snap["step"] = int(snap["attrs"]["step"]) if "step" in snap["attrs"] else -1
+    if snap["rho"] is None:
+        raise RunFailed(f"{path}: no /pde/rho dataset")
+    return snap
+
+
+def read_pde_snapshots(outdir):
+    """All PDE snapshots of a run in time order; raises RunFailed if file order != time order."""
+    snaps = [read_pde_snapshot(p) for p in snapshot_files(outdir)]
+    times = [s["time"] for s in snaps]
+    if any(not (b > a) for a, b in zip(times, times[1:])):
+        raise RunFailed(f"snapshot files in {outdir} are not in strictly increasing time order: {times}")
+    return snaps
+
+
+def read_diagnostics(outdir):
+    """Columns of <outdir>/diagnostics.h5 as numpy arrays (raises RunFailed when missing)."""
+    path = os.path.join(outdir, "diagnostics.h5")
+    if not os.path.isfile(path):
+        raise RunFailed(f"{path} was not written")
+    with h5py.File(path, "r") as f:
+        return {k: f[k][()] for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+
+
+def write_pde_rho(path, rho, dataset="/pde/rho"):
+    """An -pde_init file: a 2-D float64 dataset (S x M)."""
+    with h5py.File(path, "w") as f:
+        f.create_dataset(dataset, data=np.ascontiguousarray(rho, dtype=np.float64))
+    return path
+
+
+def rotation(a):
+    """R_a, the 2x2 rotation by angle a."""
+    return np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+
+
+def bessel_i(m, x):
+    """Modified Bessel function I_m(x), integer m >= 0, x >= 0, by its power series
+    sum_k (x/2)^(2k+m) / (k! (k+m)!) (all terms positive: relative accuracy ~1e-16 for x <~ 50)."""
+    m = abs(int(m))
+    term = (x / 2.0) ** m / math.factorial(m)
+    total = term
+    k = 0
+    while True:
+        k += 1
+        term *= (x / 2.0) ** 2 / (k * (k + m))
+        total += term
+        if term < 1e-18 * total:
+            return total
+
+
+def vonmises_mixture(theta, centers, kappas, weights):
+    """Sum_k w_k e^{kappa_k cos(theta - c_k)} / (2 pi I_0(kappa_k)), weights normalised to sum 1."""
+    w = np.asarray(weights, dtype=float)
+    w = w / w.sum()
+    out = np.zeros_like(np.asarray(theta, dtype=float))
+    for c, k, wk in zip(centers, kappas, w):
+        out += wk * np.exp(k * np.cos(theta - c)) / (2 * np.pi * bessel_i(0, k))
+    return out
+
+
+def csv_floats(values):
+    """'1,2.5,3' for a PETSc array option (full precision)."""
+    return ",".join(repr(float(v)) for v in values)
+
+
+def bitwise_equal(a, b):
+    a = np.asarray(a)
+    b = np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
