@@ -26,3 +26,7 @@ set_tests_properties(pde_particles_limit PROPERTIES TIMEOUT 600 PROCESSORS 2)
 # bad input: clear error naming the option/file, sentinel folder untouched
 mfsa_py_test(pde_bad_input_np1          test_pde_bad_input.py        serial 1)
 mfsa_py_test(pde_bad_input_np2          test_pde_bad_input.py        mpi    2)
+
+# ParaView reads the PDE XDMF as a structured s x theta grid (values and orientation checked)
+mfsa_py_test(paraview_pde test_paraview_pde.py client)
+set_tests_properties(paraview_pde PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
