@@ -27,7 +27,6 @@ This script only reads the runs (analysis/ never simulates); it writes only the 
 """
 import argparse
 import csv
-import glob
 import json
 import math
 import os
@@ -36,54 +35,20 @@ import sys
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mfsa_read import Run  # noqa: E402  (the one reader of the file layout)
+
 TWO_PI = 2.0 * math.pi
 
 
-def _attr(v):
-    if isinstance(v, bytes):
-        return v.decode()
-    if isinstance(v, np.ndarray) and v.shape == (1,):
-        v = v[0]
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-def _snapshots(folder, group):
-    files = sorted(glob.glob(os.path.join(folder, "snap_*.h5")))
-    if not files:
-        raise FileNotFoundError(f"{folder}: no snap_*.h5 files (is this an mfsa -out folder?)")
-    out = []
-    for p in files:
-        with h5py.File(p, "r") as f:
-            if group not in f:
-                raise ValueError(f"{p}: no /{group} group (expected a {'particle' if group == 'particles' else 'PDE'} run)")
-            attrs = {k: _attr(f.attrs[k]) for k in f.attrs}
-        if "time" not in attrs:
-            raise ValueError(f"{p}: no 'time' attribute")
-        out.append((float(attrs["time"]), p, attrs))
-    out.sort(key=lambda x: x[0])
-    return out
-
-
-def read_particle_angles(path):
+def particle_angles(snap, path):
     """Token angles in [0, 2 pi), in global index order."""
-    with h5py.File(path, "r") as f:
-        x = f["/particles/x"][()]
-        idx = f["/particles/index"][()] if "/particles/index" in f else None
+    x, idx = snap["x"], snap.get("index")
     if x.ndim != 2 or x.shape[1] != 2:
         raise ValueError(f"{path}: /particles/x has shape {x.shape}; the circle needs n x 2")
     if idx is not None:
         x = x[np.argsort(np.asarray(idx).ravel(), kind="stable")]
     return np.mod(np.arctan2(x[:, 1], x[:, 0]), TWO_PI)
-
-
-def read_pde_rho(path):
-    with h5py.File(path, "r") as f:
-        rho = f["/pde/rho"][()]
-    if rho.ndim != 2:
-        raise ValueError(f"{path}: /pde/rho has shape {rho.shape}; expected S x M")
-    return rho
 
 
 def slice_of_tokens(n, S):
@@ -148,19 +113,23 @@ def w1_circle(angles, rho_row):
 
 
 def compare(particle_run, pde_run, time_tol=1e-9):
-    ps = _snapshots(particle_run, "particles")
-    qs = _snapshots(pde_run, "pde")
+    ps, qs = Run(particle_run), Run(pde_run)
+    if ps.kind != "particles" or qs.kind != "pde":
+        raise ValueError(f"expected a particle run then a PDE run; got {ps.kind} ({particle_run}) and {qs.kind} ({pde_run})")
     for key in ("mask", "beta", "norm", "heads"):
-        a, b = ps[0][2].get(key), qs[0][2].get(key)
+        a, b = ps.attrs[0].get(key), qs.attrs[0].get(key)
         if a is not None and b is not None and a != b:
             print(f"compare_particles_pde: warning: runs differ in '{key}': particles {a!r}, pde {b!r}", file=sys.stderr)
     times, w1, n, S, M, counts = [], [], None, None, None, None
-    for tp, pp, _ in ps:
-        match = [(tq, pq) for tq, pq, _ in qs if abs(tq - tp) <= time_tol * max(1.0, abs(tp))]
+    for kp, tp in enumerate(ps.times):
+        match = [kq for kq, tq in enumerate(qs.times) if abs(tq - tp) <= time_tol * max(1.0, abs(tp))]
         if not match:
             continue
-        ang = read_particle_angles(pp)
-        rho = read_pde_rho(match[0][1])
+        pp = ps.files[kp]
+        ang = particle_angles(ps.snapshot(kp), pp)
+        rho = qs.snapshot(match[0])["rho"]
+        if rho.ndim != 2:
+            raise ValueError(f"{qs.files[match[0]]}: /pde/rho has shape {rho.shape}; expected S x M")
         if n is None:
             n, (S, M) = len(ang), rho.shape
             if n < S:
@@ -168,11 +137,11 @@ def compare(particle_run, pde_run, time_tol=1e-9):
             sl = slice_of_tokens(n, S)
             counts = np.bincount(sl, minlength=S)
         elif len(ang) != n or rho.shape != (S, M):
-            raise ValueError(f"sizes change between snapshots ({pp}, {match[0][1]})")
+            raise ValueError(f"sizes change between snapshots ({pp}, {qs.files[match[0]]})")
         times.append(tp)
         w1.append([w1_circle(ang[sl == j], rho[j]) for j in range(S)])
     if not times:
-        raise ValueError(f"no common snapshot times: particles {[t for t, _, _ in ps]}, pde {[t for t, _, _ in qs]}")
+        raise ValueError(f"no common snapshot times: particles {ps.times}, pde {qs.times}")
     w1 = np.array(w1)
     return {"particle_run": os.path.abspath(particle_run), "pde_run": os.path.abspath(pde_run),
             "n": int(n), "slices": int(S), "angles": int(M), "times": times,

@@ -38,7 +38,8 @@ def _check_format(path, attrs):
 
 
 class Run:
-    """An mfsa output folder: snap_NNNNNN.h5 files, mfsa.xmf, diagnostics.h5."""
+    """An mfsa output folder: snap_NNNNNN.h5 files, mfsa.xmf, diagnostics.h5. `kind` is
+    "particles" (datasets x, s, index, speed) or "pde" (rho, velocity, mass, s, theta)."""
 
     def __init__(self, folder):
         self.folder = os.path.abspath(folder)
@@ -49,14 +50,19 @@ class Run:
         for p in self.files:
             with h5py.File(p, "r") as f:
                 a = {k: _attr(f.attrs[k]) for k in f.attrs}
+                kind = "particles" if "particles" in f else "pde" if "pde" in f else None
             _check_format(p, a)
+            if kind is None or "time" not in a:
+                raise ValueError(f"{p}: neither /particles nor /pde, or no 'time' attribute: not an mfsa snapshot")
             self.attrs.append(a)
             self.times.append(float(a["time"]))
+        self.kind = kind
 
     def snapshot(self, k):
-        """Arrays of snapshot k (x, s, index, speed) and its attributes."""
+        """Arrays of snapshot k (particles: x, s, index, speed; pde: rho, velocity, mass, s,
+        theta) and its attributes."""
         with h5py.File(self.files[k], "r") as f:
-            snap = {name: f["particles"][name][()] for name in f["particles"]}
+            snap = {name: f[self.kind][name][()] for name in f[self.kind]}
         snap["attrs"] = self.attrs[k]
         return snap
 

@@ -128,7 +128,8 @@ def body(chk):
     chk.check(before == after and not any(f.startswith("cmp") for f in os.listdir(prun) + os.listdir(pde)), "the comparison only read the runs")
 
     # closed-form W1 vs brute force on one sample
-    ang = C.read_particle_angles(L.snapshot_files(prun)[-1])
+    run = C.Run(prun)
+    ang = C.particle_angles(run.snapshot(len(run.files) - 1), run.files[-1])
     rho = L.read_pde_snapshots(pde)[-1]["rho"][0]
     wc, wb = C.w1_circle(ang, rho), brute_w1(ang, rho)
     chk.close(f"closed-form W1 {wc:.8f} vs brute force {wb:.8f} (relative)", abs(wc - wb) / wb, 1e-5)

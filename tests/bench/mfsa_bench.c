@@ -89,6 +89,19 @@ static PetscBool KeepGoing(MPI_Comm comm, double elapsed, double min_time, long 
   return go ? PETSC_TRUE : PETSC_FALSE;
 }
 
+/* Model + solver on `comm` from the options database, set up and ready to step. */
+static PetscErrorCode BuildSolver(MPI_Comm comm, AttnModel *model, MfsaSolver *solver)
+{
+  PetscFunctionBegin;
+  PetscCall(AttnModelCreate(comm, model));
+  PetscCall(AttnModelSetFromOptions(*model));
+  PetscCall(AttnModelSetUp(*model));
+  PetscCall(MfsaSolverCreate(*model, solver));
+  PetscCall(MfsaSolverSetFromOptions(*solver));
+  PetscCall(MfsaSolverSetUp(*solver));
+  PetscFunctionReturn(0);
+}
+
 /* Seconds per RK4 step of the particle solver on `comm` (options from the database). */
 static PetscErrorCode StepTime(MPI_Comm comm, double min_time, double *seconds)
 {
@@ -98,12 +111,7 @@ static PetscErrorCode StepTime(MPI_Comm comm, double min_time, double *seconds)
   long           reps = 0;
 
   PetscFunctionBegin;
-  PetscCall(AttnModelCreate(comm, &model));
-  PetscCall(AttnModelSetFromOptions(model));
-  PetscCall(AttnModelSetUp(model));
-  PetscCall(MfsaSolverCreate(model, &solver));
-  PetscCall(MfsaSolverSetFromOptions(solver));
-  PetscCall(MfsaSolverSetUp(solver));
+  PetscCall(BuildSolver(comm, &model, &solver));
   PetscCall(TSStep(solver->ts)); /* warm-up */
   double best = 1e300, start;
   PetscCallMPI(MPI_Barrier(comm));
@@ -134,12 +142,7 @@ static PetscErrorCode PdeRate(MPI_Comm comm, double min_time, double *rate)
   long           reps = 0;
 
   PetscFunctionBegin;
-  PetscCall(AttnModelCreate(comm, &model));
-  PetscCall(AttnModelSetFromOptions(model));
-  PetscCall(AttnModelSetUp(model));
-  PetscCall(MfsaSolverCreate(model, &solver));
-  PetscCall(MfsaSolverSetFromOptions(solver));
-  PetscCall(MfsaSolverSetUp(solver));
+  PetscCall(BuildSolver(comm, &model, &solver));
   PetscCall(VecDuplicate(solver->X, &F));
   PetscCallMPI(MPI_Barrier(comm));
   PetscCall(PetscTime(&start));
