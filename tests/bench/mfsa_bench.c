@@ -166,6 +166,7 @@ int main(int argc, char **argv)
 {
   PetscInt    n = 16384, d = 3, S = 1024, M = 1024;
   double      rate1 = 0, rateP = 0;
+  PetscBool   pde_general = PETSC_FALSE;
   PetscBool   causal = PETSC_TRUE;
   PetscReal   min_time = 1.0;
   PetscMPIInt rank, size;
@@ -183,6 +184,7 @@ int main(int argc, char **argv)
   PetscCall(PetscOptionsReal("-bench_min_time", "Seconds per measurement", NULL, min_time, &min_time, NULL));
   PetscCall(PetscOptionsInt("-bench_pde_slices", "PDE slices S", NULL, S, &S, NULL));
   PetscCall(PetscOptionsInt("-bench_pde_angles", "PDE angles M", NULL, M, &M, NULL));
+  PetscCall(PetscOptionsBool("-bench_pde_general", "PDE with random Q, K, V (the general double-series kernel) instead of identity", NULL, pde_general, &pde_general, NULL));
   PetscOptionsEnd();
 
   if (rank == 0) {
@@ -218,6 +220,7 @@ int main(int argc, char **argv)
   PetscCall(PetscOptionsSetValue(NULL, "-pde_init", "vonmises"));
   PetscCall(PetscOptionsSetValue(NULL, "-pde_init_vonmises_centers", "1"));
   PetscCall(PetscOptionsSetValue(NULL, "-pde_init_vonmises_kappas", "2"));
+  if (pde_general) PetscCall(PetscOptionsSetValue(NULL, "-attn_qkv", "random"));
   PetscCallMPI(MPI_Comm_split(PETSC_COMM_WORLD, rank == 0 ? 0 : MPI_UNDEFINED, 0, &self_comm));
   if (rank == 0) {
     PetscCall(PdeRate(self_comm, min_time, &rate1));
@@ -225,7 +228,7 @@ int main(int argc, char **argv)
   }
   PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
   PetscCall(PdeRate(PETSC_COMM_WORLD, min_time, &rateP));
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "PDE RHS (masked, %d x %d, beta = 4, rotation-invariant kernel): 1 rank %.1f /s, %d ranks %.1f /s\n", (int)S, (int)M, rate1, size, rateP));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "PDE RHS (masked, %d x %d, beta = 4, %s kernel): 1 rank %.1f /s, %d ranks %.1f /s\n", (int)S, (int)M, pde_general ? "general (random Q, K, V)" : "rotation-invariant", rate1, size, rateP));
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "particle RK4 step (%s, d = %d, n = %d): 1 rank %.4f s, %d ranks %.4f s, speedup %.2fx (%.0f%% parallel efficiency)\n", causal ? "causal" : "unmasked", (int)d, (int)n, t1, size, tP, t1 / tP, 100.0 * t1 / tP / size));
   PetscCall(PetscFinalize());
   return 0;
