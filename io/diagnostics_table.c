@@ -89,10 +89,8 @@ static PetscErrorCode WriteTable(MfsaOutput out, const char *fname, const MfsaPr
 
 PetscErrorCode MfsaOutputAppendDiagnosticsColumns(MfsaOutput out, PetscInt ncols, const char *const names[], const PetscReal values[], const MfsaProvenance *prov)
 {
-  PetscMPIInt    rank, size;
-  PetscInt       itime, istep;
-  PetscErrorCode code = 0;
-  char           fname[PETSC_MAX_PATH_LEN], tmp[PETSC_MAX_PATH_LEN], msg[2 * PETSC_MAX_PATH_LEN] = "";
+  PetscMPIInt rank;
+  PetscInt    itime, istep;
 
   PetscFunctionBegin;
   MfsaValidPointer(out, 1);
@@ -108,9 +106,6 @@ PetscErrorCode MfsaOutputAppendDiagnosticsColumns(MfsaOutput out, PetscInt ncols
     out->ncols = ncols;
   }
   PetscCallMPI(MPI_Comm_rank(out->comm, &rank));
-  PetscCallMPI(MPI_Comm_size(out->comm, &size));
-  PetscCall(MfsaPathJoin(out->comm, out->folder, "diagnostics.h5", fname, sizeof(fname)));
-  PetscCall(MfsaPathJoin(out->comm, out->folder, "diagnostics.h5.tmp", tmp, sizeof(tmp)));
   if (rank == 0) {
     /* A row at the same time as the last one (the final state on an output time) replaces
      * it: a time series with a repeated abscissa breaks plots and interpolation. */
@@ -126,7 +121,23 @@ PetscErrorCode MfsaOutputAppendDiagnosticsColumns(MfsaOutput out, PetscInt ncols
       out->nrows++;
     }
     PetscCall(PetscArraycpy(&out->rowvalues[(out->nrows - 1) * ncols], values, ncols));
+  }
+  PetscCall(MfsaOutputWriteDiagnosticsTable(out, prov));
+  PetscFunctionReturn(0);
+}
 
+PetscErrorCode MfsaOutputWriteDiagnosticsTable(MfsaOutput out, const MfsaProvenance *prov)
+{
+  PetscMPIInt    rank, size;
+  PetscErrorCode code = 0;
+  char           fname[PETSC_MAX_PATH_LEN], tmp[PETSC_MAX_PATH_LEN], msg[2 * PETSC_MAX_PATH_LEN] = "";
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(out->comm, &rank));
+  PetscCallMPI(MPI_Comm_size(out->comm, &size));
+  PetscCall(MfsaPathJoin(out->comm, out->folder, "diagnostics.h5", fname, sizeof(fname)));
+  PetscCall(MfsaPathJoin(out->comm, out->folder, "diagnostics.h5.tmp", tmp, sizeof(tmp)));
+  if (rank == 0) {
     /* Push an HDF5 failure into the broadcast instead of returning alone, which would
      * leave the other ranks waiting in the broadcast below. */
     PetscPushErrorHandler(PetscReturnErrorHandler, NULL);

@@ -2,7 +2,7 @@
  * index ParaView opens, the diagnostics table, and provenance attributes on every file.
  * io/ only moves bytes; it computes nothing. Options read here: -out, -out_dt, -out_overwrite. */
 #pragma once
-#include <petscsys.h>
+#include <petscvec.h>
 
 /* Everything a file must say about where it came from. Same values on every rank. */
 typedef struct {
@@ -78,6 +78,29 @@ PetscErrorCode MfsaOutputAppendDiagnostics(MfsaOutput, const MfsaDiagnosticsRow 
  * run; "time" and "step" must be among them). Same values on every rank; rank 0 writes. */
 PetscErrorCode MfsaOutputAppendDiagnosticsColumns(MfsaOutput, PetscInt ncols, const char *const names[], const PetscReal values[], const MfsaProvenance *);
 PetscErrorCode MfsaOutputDestroy(MfsaOutput *);
+/* Before SetUp: the folder holds this run's own earlier output (a checkpoint restart): keep it. */
+PetscErrorCode MfsaOutputSetRestart(MfsaOutput, PetscBool);
+
+/* Checkpoints (io/checkpoint.c): <folder>/checkpoint.h5 (newest) and checkpoint.prev.h5, written
+ * collectively to checkpoint.h5.tmp, flushed, then renamed, so a valid checkpoint exists at every
+ * moment. They hold the state Vec (global order), time, step, dt, solver scalars, the provenance
+ * (model and options), an order-independent checksum, and the output index and diagnostics rows
+ * so that a restart continues the output without duplicate or missing times. */
+#define MFSA_CHECKPOINT_MAX_AUX 8
+typedef struct {
+  PetscReal time, dt;
+  PetscInt  step;
+  PetscInt  naux;
+  PetscReal aux[MFSA_CHECKPOINT_MAX_AUX];
+} MfsaCheckpointState;
+PetscErrorCode MfsaCheckpointWrite(MfsaOutput, Vec X, const MfsaCheckpointState *, const MfsaProvenance *);
+/* spec: "auto" (newest valid checkpoint of the folder; *found = false when there is none) or a
+ * file (must be valid). Refuses corrupt, truncated, foreign (other model or sizes) and
+ * other-format checkpoints with a message. On success fills X and the state, restores the
+ * output index and table, and removes output written after the checkpoint. Collective. */
+PetscErrorCode MfsaCheckpointRestore(MfsaOutput, const char *spec, Vec X, MfsaCheckpointState *, const MfsaProvenance *, PetscBool *found);
+/* Seconds and bytes of the last MfsaCheckpointWrite (for the bandwidth figure). */
+PetscErrorCode MfsaCheckpointGetLastWrite(MfsaOutput, PetscReal *seconds, PetscInt64 *bytes);
 
 /* Input files (collective). Reads rows [lo, lo+nloc) of a 2-D double dataset of shape n x d
  * from `file` (dataset path `dataset`, e.g. "/particles/x"). Errors name the option `optname`

@@ -27,6 +27,7 @@ static int IsMfsaOutput(const char *name)
   if (!strncmp(name, "snap_", 5) && (EndsWith(name, ".h5") || EndsWith(name, ".h5.tmp"))) return 1;
   if (EndsWith(name, ".xmf") || !strcmp(name, "mfsa.xmf.tmp")) return 1;
   if (!strcmp(name, "diagnostics.h5") || !strcmp(name, "diagnostics.h5.tmp")) return 1;
+  if (!strncmp(name, "checkpoint", 10) && (EndsWith(name, ".h5") || EndsWith(name, ".h5.tmp"))) return 1;
   return 0;
 }
 
@@ -57,7 +58,7 @@ static int MakePath(const char *folder, char *failed, size_t len)
 
 /* Everything rank 0 checks and does, without PETSc errors: returns the error code for all
  * ranks and fills msg. */
-static PetscErrorCode CheckAndPrepare(const char *folder, PetscBool overwrite, char *msg, size_t len)
+static PetscErrorCode CheckAndPrepare(const char *folder, PetscBool overwrite, PetscBool restart, char *msg, size_t len)
 {
   char           failed[PETSC_MAX_PATH_LEN], path[PETSC_MAX_PATH_LEN], first[PETSC_MAX_PATH_LEN] = "";
   struct stat    st;
@@ -93,11 +94,20 @@ static PetscErrorCode CheckAndPrepare(const char *folder, PetscBool overwrite, c
     MfsaFormat(msg, len, "-out %s: cannot list the folder (%s); choose another -out or fix the permissions", folder, strerror(errno));
     return PETSC_ERR_FILE_READ;
   }
+  int has_checkpoint = 0;
   while ((ent = readdir(dir))) {
     if (!IsMfsaOutput(ent->d_name)) continue;
+    if (!strcmp(ent->d_name, "checkpoint.h5") || !strcmp(ent->d_name, "checkpoint.prev.h5")) has_checkpoint = 1;
     if (!count++) MfsaFormat(first, sizeof(first), "%s", ent->d_name);
   }
   closedir(dir);
+  /* a restart continues this run's own files (io/checkpoint.c prunes what follows the
+   * checkpoint); output without any checkpoint is another run's and stays protected */
+  if (restart && (has_checkpoint || !count)) return 0;
+  if (restart && !overwrite) {
+    MfsaFormat(msg, len, "-restart: -out %s holds mfsa output (%s) but no checkpoint to continue from; pass -out_overwrite to start afresh there or choose another -out", folder, first);
+    return PETSC_ERR_FILE_UNEXPECTED;
+  }
   if (count && !overwrite) {
     MfsaFormat(msg, len, "-out %s already holds mfsa output (%s%s); pass -out_overwrite to replace it or choose another -out", folder, first, count > 1 ? " and more" : "");
     return PETSC_ERR_FILE_UNEXPECTED;
@@ -131,7 +141,7 @@ PetscErrorCode MfsaOutputSetUp(MfsaOutput out)
   PetscFunctionBegin;
   MfsaValidPointer(out, 1);
   PetscCallMPI(MPI_Comm_rank(out->comm, &rank));
-  if (rank == 0) code = CheckAndPrepare(out->folder, out->overwrite, msg, sizeof(msg));
+  if (rank == 0) code = CheckAndPrepare(out->folder, out->overwrite, out->restart, msg, sizeof(msg));
   PetscCall(MfsaBcastError(out->comm, &code, msg, sizeof(msg)));
   PetscCheck(!code, out->comm, code, "%s", msg);
   /* A second SetUp starts a fresh index and table: the old files are gone. */
@@ -140,5 +150,13 @@ PetscErrorCode MfsaOutputSetUp(MfsaOutput out)
   out->nsnap_files = 0;
   PetscCall(MfsaOutputResetDiagnostics(out));
   out->setup = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode MfsaOutputSetRestart(MfsaOutput out, PetscBool restart)
+{
+  PetscFunctionBegin;
+  MfsaValidPointer(out, 1);
+  out->restart = restart;
   PetscFunctionReturn(0);
 }

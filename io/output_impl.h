@@ -26,6 +26,7 @@ struct _p_MfsaOutput {
   char      folder[PETSC_MAX_PATH_LEN];
   PetscReal out_dt; /* 0: only the first and last state */
   PetscBool overwrite;
+  PetscBool restart; /* the folder holds this run's own earlier output: keep it (checkpoint restart) */
   PetscBool setup;
 
   MfsaSnapshotKind   kind;        /* of this run's snapshots; NONE until the first one */
@@ -62,6 +63,9 @@ PetscErrorCode MfsaOutputPublishSnapshot(MfsaOutput out, const MfsaSnapshotEntry
 
 /* io/xdmf.c: rank 0 rewrites <folder>/mfsa.xmf from out->snaps. Collective (error broadcast). */
 PetscErrorCode MfsaOutputWriteXdmf(MfsaOutput);
+
+/* io/diagnostics_table.c: collective; rank 0 rewrites <folder>/diagnostics.h5 from its rows. */
+PetscErrorCode MfsaOutputWriteDiagnosticsTable(MfsaOutput, const MfsaProvenance *);
 
 /* io/diagnostics_table.c: forgets the column set and the rows (SetUp starts a new table; Destroy). */
 PetscErrorCode MfsaOutputResetDiagnostics(MfsaOutput);

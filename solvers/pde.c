@@ -152,6 +152,27 @@ static PetscErrorCode PdeMaxStep(MfsaSolver s, PetscReal *dtmax)
   PetscFunctionReturn(0);
 }
 
+/* The CFL step depends on the fastest velocity of the previous step: a restart must have it. */
+static PetscErrorCode PdeGetAux(MfsaSolver s, PetscInt *naux, PetscReal aux[])
+{
+  Pde *p = (Pde *)s->data;
+
+  PetscFunctionBegin;
+  PetscCall(MPIU_Allreduce(&p->umax, &aux[0], 1, MPIU_REAL, MPIU_MAX, s->comm));
+  *naux = 1;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode PdeSetAux(MfsaSolver s, PetscInt naux, const PetscReal aux[])
+{
+  Pde *p = (Pde *)s->data;
+
+  PetscFunctionBegin;
+  PetscCheck(naux == 1, s->comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint holds %" PetscInt_FMT " PDE solver scalars, expected 1", naux);
+  p->umax = aux[0];
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode PdeSetFromOptions(MfsaSolver s, PetscOptionItems *PetscOptionsObject)
 {
   Pde      *p = (Pde *)s->data;
@@ -334,6 +355,8 @@ PetscErrorCode MfsaSolverCreate_Pde(MfsaSolver s)
   s->ops.setfromoptions = PdeSetFromOptions;
   s->ops.setup          = PdeSetUp;
   s->ops.maxstep        = PdeMaxStep;
+  s->ops.getaux         = PdeGetAux;
+  s->ops.setaux         = PdeSetAux;
   s->ops.output         = PdeOutput;
   s->ops.view           = PdeView;
   s->ops.destroy        = PdeDestroy;

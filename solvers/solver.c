@@ -33,6 +33,7 @@ PetscErrorCode MfsaSolverCreate(AttnModel model, MfsaSolver *solver)
   s->model = model;
   PetscCall(PetscStrncpy(s->type, "particles", sizeof(s->type)));
   s->progress_interval = 30.0;
+  s->checkpoint_final  = PETSC_TRUE;
   PetscCall(TSCreate(s->comm, &s->ts));
   PetscCall(TSSetProblemType(s->ts, TS_NONLINEAR));
   PetscCall(TSSetType(s->ts, TSRK));
@@ -63,6 +64,13 @@ PetscErrorCode MfsaSolverSetFromOptions(MfsaSolver s)
   PetscCall(PetscOptionsString("-solver", "Solver type (particles|pde)", NULL, s->type, type, sizeof(type), &set));
   PetscCall(PetscOptionsReal("-progress_interval", "Wall-clock seconds between rank-0 progress lines, besides those at output times (0: only at outputs)", NULL, s->progress_interval, &s->progress_interval, NULL));
   PetscCheck(s->progress_interval >= 0, s->comm, PETSC_ERR_USER_INPUT, "-progress_interval must be >= 0 seconds (got %g)", (double)s->progress_interval);
+  PetscCall(PetscOptionsReal("-checkpoint_dt", "Model time between checkpoints (0: none; SIGTERM/SIGUSR1 and the stop file always checkpoint)", NULL, s->checkpoint_dt, &s->checkpoint_dt, NULL));
+  PetscCall(PetscOptionsReal("-checkpoint_wall", "Wall-clock minutes between checkpoints (0: none)", NULL, s->checkpoint_wall, &s->checkpoint_wall, NULL));
+  PetscCall(PetscOptionsBool("-checkpoint_final", "Write a checkpoint at the end of the run", NULL, s->checkpoint_final, &s->checkpoint_final, NULL));
+  PetscCall(PetscOptionsString("-checkpoint_stop_file", "If this file appears, checkpoint and stop (exit code 3) (default <out>/mfsa.stop)", NULL, s->stop_file, s->stop_file, sizeof(s->stop_file), NULL));
+  PetscCall(PetscOptionsString("-restart", "Continue from a checkpoint: auto (the newest valid one in -out, or a fresh start if none) or a file", NULL, s->restart, s->restart, sizeof(s->restart), NULL));
+  PetscCheck(s->checkpoint_dt >= 0 && !PetscIsInfOrNanReal(s->checkpoint_dt), s->comm, PETSC_ERR_USER_INPUT, "-checkpoint_dt must be >= 0 (got %g)", (double)s->checkpoint_dt);
+  PetscCheck(s->checkpoint_wall >= 0 && !PetscIsInfOrNanReal(s->checkpoint_wall), s->comm, PETSC_ERR_USER_INPUT, "-checkpoint_wall must be >= 0 minutes (got %g)", (double)s->checkpoint_wall);
   PetscCall(PetscOptionsBool("-mfsa_view", "Print the model, solver and time stepper after set-up", NULL, s->view, &s->view, NULL));
   PetscCall(PetscFunctionListFind(MfsaSolverList, type, &create));
   PetscCheck(create, s->comm, PETSC_ERR_USER_INPUT, "-solver %s is not a known solver; available: particles, pde", type);

@@ -13,6 +13,8 @@ typedef struct {
   PetscErrorCode (*setup)(MfsaSolver);                              /* state Vec, initial data, TS RHS */
   PetscErrorCode (*poststep)(MfsaSolver);                           /* after every accepted step (retraction); may be NULL */
   PetscErrorCode (*maxstep)(MfsaSolver, PetscReal *);               /* largest stable next step (CFL); may be NULL */
+  PetscErrorCode (*getaux)(MfsaSolver, PetscInt *, PetscReal[]);    /* solver scalars a checkpoint must keep; may be NULL */
+  PetscErrorCode (*setaux)(MfsaSolver, PetscInt, const PetscReal[]);
   PetscErrorCode (*output)(MfsaSolver, MfsaOutput, PetscInt step, PetscReal dt, PetscReal wall); /* snapshot + diagnostics at the TS's time */
   PetscErrorCode (*view)(MfsaSolver, PetscViewer);
   PetscErrorCode (*destroy)(MfsaSolver);
@@ -29,6 +31,11 @@ struct _p_MfsaSolver {
   MfsaProvenance provenance;
   PetscBool      view;              /* -mfsa_view: print model, solver and TS after set-up */
   PetscReal      progress_interval; /* -progress_interval: wall seconds between progress lines */
+  PetscReal      checkpoint_dt;     /* -checkpoint_dt: model time between checkpoints (0: off) */
+  PetscReal      checkpoint_wall;   /* -checkpoint_wall: wall minutes between checkpoints (0: off) */
+  PetscBool      checkpoint_final;  /* -checkpoint_final: one at the end of the run */
+  char           stop_file[PETSC_MAX_PATH_LEN]; /* -checkpoint_stop_file (default <out>/mfsa.stop) */
+  char           restart[PETSC_MAX_PATH_LEN];   /* -restart auto|<file> ("" = none) */
 };
 
 PetscErrorCode MfsaSolverRegister(const char name[], PetscErrorCode (*create)(MfsaSolver));
@@ -36,8 +43,9 @@ PetscErrorCode MfsaSolverCreate(AttnModel, MfsaSolver *);
 /* -solver <type> (default particles), the type's options, then PETSc TS options (-ts_*). */
 PetscErrorCode MfsaSolverSetFromOptions(MfsaSolver);
 PetscErrorCode MfsaSolverSetUp(MfsaSolver);
-/* Time loop: steps with PETSc TS, lands exactly on every output time, writes output. */
-PetscErrorCode MfsaSolverSolve(MfsaSolver, MfsaOutput);
+/* Time loop: steps with PETSc TS, lands exactly on every output time, writes output and
+ * checkpoints. *stopped: it stopped early after a checkpoint (signal or stop file). */
+PetscErrorCode MfsaSolverSolve(MfsaSolver, MfsaOutput, PetscBool *stopped);
 PetscErrorCode MfsaSolverView(MfsaSolver, PetscViewer);
 PetscErrorCode MfsaSolverDestroy(MfsaSolver *);
 

@@ -1,7 +1,49 @@
 /* The time loop shared by all solvers: PETSc TS steps, clipped so that every output time
  * is hit exactly (the clock is then snapped to the requested value, so snapshot times are
- * exact doubles k*out_dt), post-step retraction, output, rank-0 progress line. */
+ * exact doubles k*out_dt), post-step retraction, output, rank-0 progress line, checkpoints
+ * (every -checkpoint_dt of model time, every -checkpoint_wall minutes, on SIGTERM/SIGUSR1 or a
+ * stop file, at the end) and restarts from them. */
+#define _POSIX_C_SOURCE 200809L
 #include "solver.h"
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Set by the signal handler, acted on at the next step boundary (nothing else is safe in a
+ * handler). */
+static volatile sig_atomic_t stop_signal = 0;
+static void                  OnStopSignal(int sig) { stop_signal = sig; }
+
+static PetscErrorCode InstallStopHandlers(void)
+{
+  struct sigaction sa;
+
+  PetscFunctionBegin;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  /* replaces PETSc's handler for these two: they mean "checkpoint and stop", not "crash" */
+  PetscCheck(!sigaction(SIGTERM, &sa, NULL) && !sigaction(SIGUSR1, &sa, NULL), PETSC_COMM_SELF, PETSC_ERR_SYS, "cannot install the SIGTERM/SIGUSR1 handlers");
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WriteCheckpoint(MfsaSolver s, MfsaOutput out, PetscReal t, PetscInt step, PetscReal dt)
+{
+  MfsaCheckpointState st;
+  PetscReal           seconds;
+  PetscInt64          bytes;
+
+  PetscFunctionBegin;
+  st.time = t;
+  st.step = step;
+  st.dt   = dt;
+  st.naux = 0;
+  if (s->ops.getaux) PetscCall((*s->ops.getaux)(s, &st.naux, st.aux));
+  PetscCall(MfsaCheckpointWrite(out, s->X, &st, &s->provenance));
+  PetscCall(MfsaCheckpointGetLastWrite(out, &seconds, &bytes));
+  PetscCall(PetscPrintf(s->comm, "mfsa: checkpoint at t = %.10g, step %" PetscInt_FMT " (%.1f MB in %.3f s, %.0f MB/s)\n", (double)t, step, bytes / 1e6, (double)seconds, seconds > 0 ? bytes / 1e6 / seconds : 0.0));
+  PetscFunctionReturn(0);
+}
 
 /* Steps shorter than this fraction of dt are merged into the previous one, so round-off in
  * t never produces a 1e-17 step. */
@@ -16,14 +58,17 @@ static PetscErrorCode Progress(MfsaSolver s, PetscInt step, PetscReal t, PetscRe
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out)
+PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out, PetscBool *stopped)
 {
   TS             ts = s->ts;
   TSAdapt        adapt;
   PetscBool      fixed;
   PetscReal      t, dt, tmax, out_dt, t_next, h_taken = 0;
   PetscInt       step, max_steps, k_out = 0;
-  PetscLogDouble t0, now, last_print = 0;
+  PetscLogDouble t0, now, last_print = 0, last_checkpoint = 0;
+  PetscInt       k_ckpt = 0;
+  PetscBool      restarted = PETSC_FALSE;
+  char           stop_file[PETSC_MAX_PATH_LEN];
   const PetscReal progress_interval = s->progress_interval;
 
   PetscFunctionBegin;
@@ -37,9 +82,33 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out)
   PetscCall(TSGetStepNumber(ts, &step));
   PetscCall(MfsaOutputGetInterval(out, &out_dt));
   if (out_dt <= 0) out_dt = tmax; /* only the first and the last state */
+  *stopped = PETSC_FALSE;
+  PetscCall(InstallStopHandlers());
+  if (s->stop_file[0]) PetscCall(PetscStrncpy(stop_file, s->stop_file, sizeof(stop_file)));
+  else {
+    const char *folder;
+    PetscCall(MfsaOutputGetFolder(out, &folder));
+    PetscCall(PetscSNPrintf(stop_file, sizeof(stop_file), "%s/mfsa.stop", folder));
+  }
+  if (s->restart[0]) {
+    MfsaCheckpointState st;
+    PetscCall(MfsaCheckpointRestore(out, s->restart, s->X, &st, &s->provenance, &restarted));
+    if (restarted) {
+      t    = st.time;
+      step = st.step;
+      dt   = st.dt;
+      PetscCall(TSSetTime(ts, t));
+      PetscCall(TSSetStepNumber(ts, step));
+      PetscCall(TSSetTimeStep(ts, dt));
+      if (s->ops.setaux) PetscCall((*s->ops.setaux)(s, st.naux, st.aux));
+    }
+  }
+  if (s->checkpoint_dt > 0) k_ckpt = (PetscInt)PetscFloorReal(t / s->checkpoint_dt + MFSA_TIME_EPS);
 
-  PetscCall((*s->ops.output)(s, out, step, dt, 0.0));
-  PetscCall(Progress(s, step, t, dt, tmax, 0.0));
+  if (!restarted) { /* a restart's state at t is already in the output */
+    PetscCall((*s->ops.output)(s, out, step, dt, 0.0));
+    PetscCall(Progress(s, step, t, dt, tmax, 0.0));
+  }
   while (t < tmax && step < max_steps) {
     /* next output time as an exact multiple of out_dt (no accumulated round-off) */
     while ((PetscReal)(k_out + 1) * out_dt <= t + MFSA_TIME_EPS * dt) k_out++;
@@ -93,11 +162,35 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out)
       PetscCall(Progress(s, step, t, h_taken, tmax, now - t0));
       last_print = now - t0;
     }
+    { /* checkpoint triggers; the ranks must agree, so the local ones are OR-reduced */
+      int flags = 0;
+      if (s->checkpoint_dt > 0 && t >= (k_ckpt + 1) * s->checkpoint_dt - MFSA_TIME_EPS * dt) {
+        flags |= 1;
+        k_ckpt = (PetscInt)PetscFloorReal(t / s->checkpoint_dt + MFSA_TIME_EPS);
+      }
+      if (stop_signal) flags |= 2;
+      if (s->checkpoint_wall > 0 && now - t0 - last_checkpoint >= 60.0 * s->checkpoint_wall) flags |= 4;
+      if (!access(stop_file, F_OK)) flags |= 8;
+      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &flags, 1, MPI_INT, MPI_BOR, s->comm));
+      if (flags && t < tmax) {
+        PetscCall(TSGetTimeStep(ts, &dt));
+        PetscCall(WriteCheckpoint(s, out, t, step, dt));
+        last_checkpoint = now - t0;
+      }
+      if (flags & (2 | 8)) {
+        *stopped = PETSC_TRUE;
+        PetscFunctionReturn(0);
+      }
+    }
   }
   if (t < tmax) { /* stopped by -ts_max_steps: keep the last state too */
     PetscCall(PetscTime(&now));
     PetscCall((*s->ops.output)(s, out, step, h_taken, (PetscReal)(now - t0)));
     PetscCall(Progress(s, step, t, h_taken, tmax, now - t0));
+  }
+  if (s->checkpoint_final) {
+    PetscCall(TSGetTimeStep(ts, &dt));
+    PetscCall(WriteCheckpoint(s, out, t, step, dt));
   }
   PetscCall(TSViewFromOptions(ts, NULL, "-ts_view")); /* what TSSolve would do at the end */
   PetscFunctionReturn(0);

@@ -14,7 +14,7 @@ int main(int argc, char **argv)
   AttnModel  model  = NULL;
   MfsaSolver solver = NULL;
   MfsaOutput output = NULL;
-  PetscBool  help_requested;
+  PetscBool  help_requested, stopped = PETSC_FALSE;
   const char *folder;
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
@@ -30,14 +30,16 @@ int main(int argc, char **argv)
     PetscCall(MfsaOptionsCheckUnused(PETSC_COMM_WORLD));
     PetscCall(AttnModelSetUp(model));
     PetscCall(MfsaSolverSetUp(solver));
+    if (solver->restart[0]) PetscCall(MfsaOutputSetRestart(output, PETSC_TRUE));
     PetscCall(MfsaOutputSetUp(output));
-    PetscCall(MfsaSolverSolve(solver, output));
+    PetscCall(MfsaSolverSolve(solver, output, &stopped));
     PetscCall(MfsaOutputGetFolder(output, &folder));
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "mfsa: wrote snapshots and diagnostics to %s/ (open %s/mfsa.xmf in ParaView)\n", folder, folder));
+    if (stopped) PetscCall(PetscPrintf(PETSC_COMM_WORLD, "mfsa: stopped after a checkpoint in %s/ (signal or stop file); continue with -restart auto (exit code 3)\n", folder));
+    else PetscCall(PetscPrintf(PETSC_COMM_WORLD, "mfsa: wrote snapshots and diagnostics to %s/ (open %s/mfsa.xmf in ParaView)\n", folder, folder));
   }
   PetscCall(MfsaOutputDestroy(&output));
   PetscCall(MfsaSolverDestroy(&solver));
   PetscCall(AttnModelDestroy(&model));
   PetscCall(PetscFinalize());
-  return 0;
+  return stopped ? 3 : 0; /* 3: checkpointed, not finished (job scripts requeue on it) */
 }
