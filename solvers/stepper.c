@@ -172,14 +172,15 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out, PetscBool *stopped)
       if (s->checkpoint_wall > 0 && now - t0 - last_checkpoint >= 60.0 * s->checkpoint_wall) flags |= 4;
       if (!access(stop_file, F_OK)) flags |= 8;
       PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &flags, 1, MPI_INT, MPI_BOR, s->comm));
+      /* at t = tmax the run is done: the final checkpoint below covers every trigger */
       if (flags && t < tmax) {
         PetscCall(TSGetTimeStep(ts, &dt));
         PetscCall(WriteCheckpoint(s, out, t, step, dt));
         last_checkpoint = now - t0;
-      }
-      if (flags & (2 | 8)) {
-        *stopped = PETSC_TRUE;
-        PetscFunctionReturn(0);
+        if (flags & (2 | 8)) {
+          *stopped = PETSC_TRUE;
+          PetscFunctionReturn(0);
+        }
       }
     }
   }
