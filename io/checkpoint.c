@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #define MSG_LEN (2 * PETSC_MAX_PATH_LEN)
@@ -467,6 +468,15 @@ PetscErrorCode MfsaCheckpointRestore(MfsaOutput out, const char *spec, Vec X, Mf
         exists++;
         code = Validate(path, prov, N, why[c], sizeof(why[c]));
         if (code && c == 0) fprintf(stderr, "mfsa: -restart auto: %s; trying the previous checkpoint\n", why[c]);
+        if (!code && c == 1 && why[0][0]) {
+          /* set the bad newest one aside: the next checkpoint must not demote it to
+           * checkpoint.prev.h5 in place of the valid one we restart from */
+          char bad[PETSC_MAX_PATH_LEN + 32], aside[PETSC_MAX_PATH_LEN + 32];
+          MfsaFormat(bad, sizeof(bad), "%s/checkpoint.h5", out->folder);
+          MfsaFormat(aside, sizeof(aside), "%s/checkpoint.invalid.h5", out->folder);
+          fprintf(stderr, "mfsa: -restart auto: the invalid checkpoint is kept as %s\n", aside);
+          (void)rename(bad, aside);
+        }
       }
       if (!exists) code = -1; /* nothing to restart from: a fresh run */
       else if (code) MfsaFormat(msg, sizeof(msg), "-restart auto: no valid checkpoint in %s: %s; %s", out->folder, why[0][0] ? why[0] : "checkpoint.h5 missing", why[1][0] ? why[1] : "checkpoint.prev.h5 missing");
@@ -541,7 +551,29 @@ PetscErrorCode MfsaCheckpointRestore(MfsaOutput out, const char *spec, Vec X, Mf
   st->step = (PetscInt)header[2];
   st->naux = PetscMin((PetscInt)header[3], MFSA_CHECKPOINT_MAX_AUX);
   PetscCallMPI(MPI_Bcast(st->aux, MFSA_CHECKPOINT_MAX_AUX, MPIU_REAL, 0, out->comm));
-  PetscCall(RestoreOutput(out, path, prov));
+  {
+    /* the output index belongs to the folder the checkpoint came from: from another folder,
+     * the output here starts afresh at the restart time */
+    int  same = 0;
+    char a[PETSC_MAX_PATH_LEN], b[PETSC_MAX_PATH_LEN], dir[PETSC_MAX_PATH_LEN];
+    if (rank == 0) {
+      char *slash;
+      MfsaFormat(dir, sizeof(dir), "%s", path);
+      slash = strrchr(dir, '/');
+      if (slash) *slash = 0;
+      else MfsaFormat(dir, sizeof(dir), ".");
+      same = realpath(dir, a) && realpath(out->folder, b) && !strcmp(a, b);
+    }
+    PetscCallMPI(MPI_Bcast(&same, 1, MPI_INT, 0, out->comm));
+    if (same) PetscCall(RestoreOutput(out, path, prov));
+  }
   PetscCall(PetscPrintf(out->comm, "mfsa: restarted from %s at t = %.17g, step %" PetscInt_FMT "\n", path, (double)st->time, st->step));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode MfsaOutputGetSnapshotCount(MfsaOutput out, PetscInt *nsnap)
+{
+  PetscFunctionBegin;
+  *nsnap = out->nsnap;
   PetscFunctionReturn(0);
 }

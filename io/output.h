@@ -99,6 +99,8 @@ PetscErrorCode MfsaCheckpointWrite(MfsaOutput, Vec X, const MfsaCheckpointState 
  * other-format checkpoints with a message. On success fills X and the state, restores the
  * output index and table, and removes output written after the checkpoint. Collective. */
 PetscErrorCode MfsaCheckpointRestore(MfsaOutput, const char *spec, Vec X, MfsaCheckpointState *, const MfsaProvenance *, PetscBool *found);
+/* Snapshots in the index (0 on a fresh start, or after a restart from another folder's checkpoint). */
+PetscErrorCode MfsaOutputGetSnapshotCount(MfsaOutput, PetscInt *nsnap);
 /* Seconds and bytes of the last MfsaCheckpointWrite (for the bandwidth figure). */
 PetscErrorCode MfsaCheckpointGetLastWrite(MfsaOutput, PetscReal *seconds, PetscInt64 *bytes);
 

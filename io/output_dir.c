@@ -94,16 +94,19 @@ static PetscErrorCode CheckAndPrepare(const char *folder, PetscBool overwrite, P
     MfsaFormat(msg, len, "-out %s: cannot list the folder (%s); choose another -out or fix the permissions", folder, strerror(errno));
     return PETSC_ERR_FILE_READ;
   }
-  int has_checkpoint = 0;
+  int has_checkpoint = 0, finished_files = 0;
   while ((ent = readdir(dir))) {
     if (!IsMfsaOutput(ent->d_name)) continue;
     if (!strcmp(ent->d_name, "checkpoint.h5") || !strcmp(ent->d_name, "checkpoint.prev.h5")) has_checkpoint = 1;
+    if (!EndsWith(ent->d_name, ".tmp")) finished_files++;
     if (!count++) MfsaFormat(first, sizeof(first), "%s", ent->d_name);
   }
   closedir(dir);
   /* a restart continues this run's own files (io/checkpoint.c prunes what follows the
-   * checkpoint); output without any checkpoint is another run's and stays protected */
-  if (restart && (has_checkpoint || !count)) return 0;
+   * checkpoint). A restartable run checkpoints before it writes anything else, so output
+   * without any checkpoint is another run's and stays protected; only temporaries of a start
+   * killed during its first write are ours. */
+  if (restart && (has_checkpoint || !finished_files)) return 0;
   if (restart && !overwrite) {
     MfsaFormat(msg, len, "-restart: -out %s holds mfsa output (%s) but no checkpoint to continue from; pass -out_overwrite to start afresh there or choose another -out", folder, first);
     return PETSC_ERR_FILE_UNEXPECTED;

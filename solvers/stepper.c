@@ -105,9 +105,18 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out, PetscBool *stopped)
   }
   if (s->checkpoint_dt > 0) k_ckpt = (PetscInt)PetscFloorReal(t / s->checkpoint_dt + MFSA_TIME_EPS);
 
-  if (!restarted) { /* a restart's state at t is already in the output */
-    PetscCall((*s->ops.output)(s, out, step, dt, 0.0));
-    PetscCall(Progress(s, step, t, dt, tmax, 0.0));
+  if (!restarted && s->restart[0]) {
+    /* a restartable run checkpoints before it writes anything else: whatever a kill leaves
+     * in the folder can then be continued with the same command line */
+    PetscCall(WriteCheckpoint(s, out, t, step, dt));
+  }
+  {
+    PetscInt nsnap;
+    PetscCall(MfsaOutputGetSnapshotCount(out, &nsnap));
+    if (!restarted || !nsnap) { /* a restart's state at t is already in its output index */
+      PetscCall((*s->ops.output)(s, out, step, dt, 0.0));
+      PetscCall(Progress(s, step, t, dt, tmax, 0.0));
+    }
   }
   while (t < tmax && step < max_steps) {
     /* next output time as an exact multiple of out_dt (no accumulated round-off) */
@@ -178,6 +187,9 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out, PetscBool *stopped)
         PetscCall(WriteCheckpoint(s, out, t, step, dt));
         last_checkpoint = now - t0;
         if (flags & (2 | 8)) {
+          PetscMPIInt rank;
+          PetscCallMPI(MPI_Comm_rank(s->comm, &rank));
+          if (rank == 0 && (flags & 8)) (void)unlink(stop_file); /* acted on: the restart must not stop again */
           *stopped = PETSC_TRUE;
           PetscFunctionReturn(0);
         }
