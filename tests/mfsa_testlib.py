@@ -404,3 +404,280 @@ def bitwise_equal(a, b):
     a = np.asarray(a)
     b = np.asarray(b)
     return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+# ----------------------------------------------------------------------------------
+# checkpoints (io/checkpoint.c): independent validation, and runs that are stopped/killed
+# ----------------------------------------------------------------------------------
+def _ckpt_mix(z):
+    """splitmix64 finaliser on a uint64 array (wrapping arithmetic), as io/checkpoint.c Mix()."""
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def checkpoint_checksum(state):
+    """The order-independent checksum of a checkpoint's /state: sum_i Mix(bits(x_i) ^ Mix(i)) mod 2^64."""
+    x = np.ascontiguousarray(np.asarray(state, dtype=np.float64).ravel()).astype("<f8", copy=False)
+    bits = x.view(np.uint64)
+    idx = np.arange(x.size, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return int(np.sum(_ckpt_mix(bits ^ _ckpt_mix(idx)), dtype=np.uint64))
+
+
+def checkpoint_check(path):
+    """(ok, why, info): a checkpoint file is usable iff it opens with h5py, has complete == 1,
+    a /state of state_size doubles whose checksum (recomputed here) matches state_checksum.
+    info holds time, step, dt, format_version and the state (when readable)."""
+    info = {}
+    try:
+        with h5py.File(path, "r") as f:
+            a = {k: _attr(f.attrs[k]) for k in f.attrs}
+            info.update({k: a.get(k) for k in ("time", "step", "dt", "format_version", "state_size", "complete")})
+            if a.get("complete") != 1:
+                return False, f"{path}: 'complete' attribute is {a.get('complete')!r}", info
+            if "state" not in f:
+                return False, f"{path}: no /state", info
+            x = f["state"][()]
+            info["state"] = x
+            if x.size != a.get("state_size"):
+                return False, f"{path}: /state has {x.size} values, state_size {a.get('state_size')}", info
+            stored = int(a.get("state_checksum", 0)) & (2 ** 64 - 1)
+            mine = checkpoint_checksum(x)
+            if stored != mine:
+                return False, f"{path}: checksum {stored:#x} != recomputed {mine:#x}", info
+    except Exception as e:  # noqa: BLE001 -- any failure to read is "not usable"
+        return False, f"{path}: cannot read it ({type(e).__name__}: {e})", info
+    return True, "", info
+
+
+def _proc_children():
+    """{ppid: [pid, ...]} of every process now visible in /proc."""
+    kids = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as fh:
+                st = fh.read()
+        except OSError:
+            continue
+        rest = st[st.rfind(")") + 2:].split()
+        kids.setdefault(int(rest[1]), []).append(int(name))
+    return kids
+
+
+def process_tree(pid):
+    """pid and all its descendants (the launcher and the ranks it started)."""
+    kids = _proc_children()
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def pid_alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            st = fh.read()
+    except OSError:
+        return False
+    return st[st.rfind(")") + 2:].split()[0] != "Z"
+
+
+class MfsaProcess:
+    """An mfsa run in the background (its own session, so it can be killed as a whole): stdout
+    lines are collected with their arrival times by a thread; stderr goes to a file."""
+
+    def __init__(self, nprocs, args, stderr_path, cwd=None):
+        import threading
+        _require_env()
+        self.cmd = [MPIEXEC, str(nprocs), BIN] + [str(a) for a in args]
+        self.t0 = time.time()
+        self.stderr_path = stderr_path
+        self._err = open(stderr_path, "wb")
+        self.p = subprocess.Popen(self.cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=self._err,
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+        self.lines = []  # (seconds since start, text)
+        self.cond = threading.Condition()
+        self.eof = False
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for raw in self.p.stdout:
+            with self.cond:
+                self.lines.append((time.time() - self.t0, raw.decode(errors="replace").rstrip("\n")))
+                self.cond.notify_all()
+        with self.cond:
+            self.eof = True
+            self.cond.notify_all()
+
+    def wait_until(self, fn, timeout=60):
+        """Wait until fn(list of stdout lines) returns something other than None and return it;
+        None when the process ended (stdout closed) or after timeout seconds."""
+        deadline = time.time() + timeout
+        with self.cond:
+            while True:
+                v = fn([l for _, l in self.lines])
+                if v is not None:
+                    return v
+                if self.eof or time.time() > deadline:
+                    return None
+                self.cond.wait(timeout=0.02)
+
+    def wait_line(self, pattern, count=1, timeout=60):
+        """Wait until `count` stdout lines match the regex `pattern`; returns the last match's
+        line or None (process ended or timeout)."""
+        rx = re.compile(pattern)
+
+        def fn(lines):
+            hits = [l for l in lines if rx.search(l)]
+            return hits[count - 1] if len(hits) >= count else None
+        return self.wait_until(fn, timeout)
+
+    def wait_time(self, t, timeout=60):
+        """Wait for a progress line 'mfsa: step N  t = T' with T >= t; returns T or None."""
+        rx = re.compile(r"^mfsa: step\s+\d+\s+t = (\S+)")
+
+        def fn(lines):
+            for l in lines:
+                m = rx.search(l)
+                if m and float(m.group(1)) >= t:
+                    return float(m.group(1))
+            return None
+        return self.wait_until(fn, timeout)
+
+    def running(self):
+        return self.p.poll() is None
+
+    def kill9(self, pids=None):
+        """SIGKILL the ranks and the launcher at (nearly) the same moment (pids: the process tree,
+        if already known, to save the /proc scan); wait until all are gone. Returns the pids."""
+        import signal
+        pids = list(pids) if pids else process_tree(self.p.pid)
+        if self.p.pid not in pids:
+            pids.insert(0, self.p.pid)
+        for pid in reversed(pids):  # ranks first, launcher last
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.wait(timeout=30)
+        deadline = time.time() + 30
+        while any(pid_alive(p) for p in pids) and time.time() < deadline:
+            time.sleep(0.01)
+        return pids
+
+    def signal_ranks(self, sig):
+        """Send sig to every process of the run except the launcher (the mfsa ranks)."""
+        pids = [p for p in process_tree(self.p.pid) if p != self.p.pid]
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        return pids
+
+    def wait(self, timeout=180):
+        """Exit code (None on timeout, after which the run is killed)."""
+        try:
+            rc = self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+            rc = None
+        self.thread.join(timeout=10)
+        self._err.close()
+        return rc
+
+    @property
+    def stdout(self):
+        with self.cond:
+            return "\n".join(l for _, l in self.lines)
+
+    @property
+    def stderr(self):
+        try:
+            with open(self.stderr_path, errors="replace") as fh:
+                return fh.read()
+        except OSError:
+            return ""
+
+    def describe(self, tail=3000):
+        return (f"command: {' '.join(self.cmd)}\nexit code: {self.p.returncode}\n--- stdout (tail) ---\n"
+                + self.stdout[-tail:] + "\n--- stderr (tail) ---\n" + self.stderr[-tail:])
+
+
+def compare_runs(chk, name, ref_dir, other_dir, datasets=("/particles/x",), diag_rtol=0.0, diag_bitwise_until=None):
+    """Bitwise: the same snapshot files with the same datasets, time and step; diagnostics
+    time/step and every other column except wall (bitwise, or, with diag_rtol > 0 -- runs whose
+    rows come from other rank counts, where the diagnostics' MPI sums round differently -- within
+    diag_rtol relative, and bitwise for rows with time <= diag_bitwise_until); the XDMF time
+    strings and file list; no *.tmp left."""
+    ref = sorted(os.path.basename(p) for p in snapshot_files(ref_dir))
+    oth = sorted(os.path.basename(p) for p in snapshot_files(other_dir))
+    chk.check(ref == oth, f"{name}: same snapshot files ({len(oth)} vs {len(ref)} in the reference)"
+              + ("" if ref == oth else f": extra {sorted(set(oth) - set(ref))[:5]}, missing {sorted(set(ref) - set(oth))[:5]}"))
+    bad = []
+    for fn in sorted(set(ref) & set(oth)):
+        with h5py.File(os.path.join(ref_dir, fn), "r") as a, h5py.File(os.path.join(other_dir, fn), "r") as b:
+            for ds in datasets:
+                if ds not in a or ds not in b:
+                    bad.append(f"{fn}:{ds} missing")
+                elif not bitwise_equal(a[ds][()], b[ds][()]):
+                    x, y = a[ds][()], b[ds][()]
+                    diff = float(np.max(np.abs(x - y))) if x.shape == y.shape else float("inf")
+                    bad.append(f"{fn}:{ds} differs (max |diff| {diff:.3e})")
+            for at in ("time", "step"):
+                va, vb = _attr(a.attrs.get(at)), _attr(b.attrs.get(at))
+                if np.float64(va).tobytes() != np.float64(vb).tobytes():
+                    bad.append(f"{fn}: {at} {vb!r} != {va!r}")
+    chk.check(not bad, f"{name}: every snapshot's {', '.join(datasets)}, time, step bitwise equal to the uninterrupted run"
+              + ("" if not bad else ": " + "; ".join(bad[:6]) + (f" (+{len(bad) - 6} more)" if len(bad) > 6 else "")))
+    da, db = read_diagnostics(ref_dir), read_diagnostics(other_dir)
+    ta, tb = da.get("time"), db.get("time")
+    ok = ta is not None and tb is not None and bitwise_equal(ta, tb)
+    chk.check(ok, f"{name}: diagnostics.h5 time column bitwise equal ({0 if tb is None else len(tb)} rows vs {0 if ta is None else len(ta)})"
+              + ("" if ok else f": {list(tb)[:12] if tb is not None else None} vs {list(ta)[:12] if ta is not None else None}"))
+    cols = sorted(set(da) | set(db))
+    exact = ("step", "dt") if diag_rtol > 0 else ()
+    badc = [c for c in cols if c not in ("wall", "time") and not (c in da and c in db and
+                                                                    (bitwise_equal(da[c], db[c]) or (diag_rtol > 0 and c not in exact)))]
+    chk.check(not badc, f"{name}: diagnostics.h5 columns {','.join(c for c in cols if c not in ('wall', 'time') and (diag_rtol == 0 or c in exact))} bitwise equal"
+              + ("" if not badc else f": differ: {badc}"))
+    if diag_rtol > 0 and ok:
+        worst, early = 0.0, []
+        for c in cols:
+            if c in ("wall", "time") + exact or c not in da or c not in db or da[c].shape != db[c].shape:
+                continue
+            x, y = np.asarray(da[c], float), np.asarray(db[c], float)
+            fin = np.isfinite(x) & np.isfinite(y)
+            if np.any(np.isfinite(x) != np.isfinite(y)):
+                worst = float("inf")
+            if np.any(fin):
+                worst = max(worst, float(np.max(np.abs(x[fin] - y[fin]) / np.maximum(np.abs(x[fin]), 1e-300))))
+            if diag_bitwise_until is not None:
+                rows = ta <= diag_bitwise_until
+                if x[rows].tobytes() != y[rows].tobytes():
+                    early.append(c)
+        chk.close(f"{name}: other diagnostics columns (rows from other rank counts) max relative difference", worst, diag_rtol)
+        if diag_bitwise_until is not None:
+            chk.check(not early, f"{name}: diagnostics rows up to t = {diag_bitwise_until:g} (kept from before the first restart) bitwise equal"
+                      + ("" if not early else f": differ in {early}"))
+    sa, _, fa = read_xdmf_times(os.path.join(ref_dir, "mfsa.xmf"))
+    sb, _, fb = read_xdmf_times(os.path.join(other_dir, "mfsa.xmf"))
+    chk.check(sa == sb, f"{name}: mfsa.xmf lists exactly the reference times ({len(sb)} vs {len(sa)})"
+              + ("" if sa == sb else f": {sb[:8]}... vs {sa[:8]}..."))
+    missing = sorted({f for f in fb if not os.path.isfile(os.path.join(other_dir, f))})
+    chk.check(sorted(set(fa)) == sorted(set(fb)) and not missing,
+              f"{name}: mfsa.xmf references the same files, all present" + ("" if not missing else f": missing {missing[:5]}"))
+    tmps = sorted(f for f in os.listdir(other_dir) if f.endswith(".tmp"))
+    chk.check(not tmps, f"{name}: no temporary files left in the folder" + ("" if not tmps else f": {tmps}"))
