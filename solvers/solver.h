@@ -47,6 +47,9 @@ PetscErrorCode MfsaSolverSetUp(MfsaSolver);
  * checkpoints. *stopped: it stopped early after a checkpoint (signal or stop file). */
 PetscErrorCode MfsaSolverSolve(MfsaSolver, MfsaOutput, PetscBool *stopped);
 PetscErrorCode MfsaSolverView(MfsaSolver, PetscViewer);
+/* SIGTERM/SIGUSR1 -> "checkpoint at the next step boundary and stop". Installed right after
+ * PetscInitialize so that a signal during set-up is kept, not fatal. */
+PetscErrorCode MfsaInstallStopHandlers(void);
 PetscErrorCode MfsaSolverDestroy(MfsaSolver *);
 
 /* Solver types */

@@ -14,7 +14,7 @@
 static volatile sig_atomic_t stop_signal = 0;
 static void                  OnStopSignal(int sig) { stop_signal = sig; }
 
-static PetscErrorCode InstallStopHandlers(void)
+PetscErrorCode MfsaInstallStopHandlers(void)
 {
   struct sigaction sa;
 
@@ -83,7 +83,7 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out, PetscBool *stopped)
   PetscCall(MfsaOutputGetInterval(out, &out_dt));
   if (out_dt <= 0) out_dt = tmax; /* only the first and the last state */
   *stopped = PETSC_FALSE;
-  PetscCall(InstallStopHandlers());
+  PetscCall(MfsaInstallStopHandlers());
   if (s->stop_file[0]) PetscCall(PetscStrncpy(stop_file, s->stop_file, sizeof(stop_file)));
   else {
     const char *folder;

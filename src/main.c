@@ -17,7 +17,11 @@ int main(int argc, char **argv)
   PetscBool  help_requested, stopped = PETSC_FALSE;
   const char *folder;
 
+  /* before MPI/PETSc start-up (a job may be signalled while MPI_Init runs) and again after,
+   * since PetscInitialize installs its own handlers */
+  if (MfsaInstallStopHandlers()) return 1;
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
+  PetscCall(MfsaInstallStopHandlers());
   PetscCall(PetscOptionsHasHelp(NULL, &help_requested));
 
   PetscCall(AttnModelCreate(PETSC_COMM_WORLD, &model));

@@ -17,7 +17,7 @@ itself: Slurm's limits are in minutes and it checks them every ~30 s, so the sig
 allocations plus a third that must finish before its own signal would need a run whose length
 is tuned to the machine's speed, and ~2.5 min per test. Each requeue costs ~25 s (cred_expire=10
 + the scheduler's next pass).
-Mode `timelimit` (manual: `tests/slurm/test_slurm_requeue.py timelimit`, ~4 min): Slurm's own
+Mode `timelimit` (manual: `tests/slurm/test_slurm_requeue.py timelimit`, 4-5 min): Slurm's own
 time-limit signal, --time=2 --signal=B:USR1@60 (lands 30-60 s into each allocation), on a
 longer run (-n 4096 -ts_max_time 14: ~100 s of computing on 2 ranks here). Allocation 1 is
 ended by the time limit; in allocation 2 the test sends scancel --signal=USR1 --batch once it
