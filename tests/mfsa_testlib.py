@@ -681,3 +681,32 @@ def compare_runs(chk, name, ref_dir, other_dir, datasets=("/particles/x",), diag
               f"{name}: mfsa.xmf references the same files, all present" + ("" if not missing else f": missing {missing[:5]}"))
     tmps = sorted(f for f in os.listdir(other_dir) if f.endswith(".tmp"))
     chk.check(not tmps, f"{name}: no temporary files left in the folder" + ("" if not tmps else f": {tmps}"))
+
+
+# ----------------------------------------------------------------------------------
+# folder snapshots (bad-input tests: "nothing overwritten or lost")
+# ----------------------------------------------------------------------------------
+def folder_tree(d):
+    """{relative path: bytes} for every file under d (and '<dir>' for folders)."""
+    out = {}
+    for root, dirs, files in os.walk(d):
+        for x in dirs:
+            out[os.path.relpath(os.path.join(root, x), d)] = "<dir>"
+        for x in files:
+            p = os.path.join(root, x)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, d)] = fh.read()
+    return out
+
+
+def tree_diff(before, after):
+    """What changed between two folder_tree() results, one message per path."""
+    msgs = []
+    for k in sorted(set(before) | set(after)):
+        if k not in after:
+            msgs.append(f"{k} deleted")
+        elif k not in before:
+            msgs.append(f"{k} created")
+        elif before[k] != after[k]:
+            msgs.append(f"{k} modified")
+    return msgs

@@ -22,48 +22,24 @@ S, M = 4, 32
 BASE = L.PDE_BASE + ["-pde_slices", S, "-pde_angles", M, "-ts_dt", 0.01, "-ts_max_time", 0.05]
 
 
-def tree(d):
-    out = {}
-    for root, dirs, files in os.walk(d):
-        for x in dirs:
-            out[os.path.relpath(os.path.join(root, x), d)] = "<dir>"
-        for x in files:
-            p = os.path.join(root, x)
-            with open(p, "rb") as fh:
-                out[os.path.relpath(p, d)] = fh.read()
-    return out
-
-
-def tree_diff(before, after):
-    msgs = []
-    for k in sorted(set(before) | set(after)):
-        if k not in after:
-            msgs.append(f"{k} deleted")
-        elif k not in before:
-            msgs.append(f"{k} created")
-        elif before[k] != after[k]:
-            msgs.append(f"{k} modified")
-    return msgs
-
-
 def body(chk, nprocs):
     tmp = L.test_dir(f"pde_bad_input_np{nprocs}")
     sentinel = os.path.join(tmp, "sentinel")
     L.run_ok(1, BASE + ["-out_dt", 0.025], sentinel)
     with open(os.path.join(sentinel, "notes.txt"), "w") as fh:
         fh.write("user file: must survive\n")
-    before = tree(sentinel)
+    before = L.folder_tree(sentinel)
     n_old = len(L.snapshot_files(sentinel))
     chk.check(n_old == 3, f"sentinel prepared with 3 snapshots (t = 0, 0.025, 0.05): got {n_old}")
 
     L.run_ok(nprocs, BASE, os.path.join(tmp, "control_base"))
-    chk.check(True, "control: base options succeed into a fresh folder")
+    print("  control: base options succeed into a fresh folder (run_ok checked exit code and files)")
 
     _, th = L.pde_grid(S, M)
     good = np.tile(L.vonmises_mixture(th, [1.0], [2.0], [1.0]), (S, 1))
     f_good = L.write_pde_rho(os.path.join(tmp, "good_rho.h5"), good)
     L.run_ok(nprocs, BASE + ["-pde_init", "file", "-pde_init_file", f_good], os.path.join(tmp, "control_file"))
-    chk.check(True, "control: -pde_init file with a good S x M density succeeds")
+    print("  control: -pde_init file with a good S x M density succeeds (run_ok checked it)")
     neg = good.copy()
     neg[2, 7] = -0.01
     f_neg = L.write_pde_rho(os.path.join(tmp, "negative_rho.h5"), neg)
@@ -128,7 +104,7 @@ def body(chk, nprocs):
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda job: L.run_mfsa(nprocs, BASE + job[1], timeout=90), jobs))
     for (name, extra, pattern, mine), r in zip(jobs, results):
-        diff = tree_diff(before, tree(mine))
+        diff = L.tree_diff(before, L.folder_tree(mine))
         msg_ok = re.search(pattern, r.output) is not None
         lines = [l for l in r.output.splitlines() if l.strip() and "------" not in l]
         shown = next((l.strip() for l in lines if re.search(pattern, l)), lines[0].strip() if lines else "")
