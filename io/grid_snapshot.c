@@ -4,7 +4,6 @@
  * snapshots (snapshot.c). */
 #include "output_impl.h"
 #include "h5_util.h"
-#include "provenance.h"
 
 /* Checks that the ranks' slice blocks tile [0, S) in rank order with the same S and M
  * everywhere, so the file is in global slice order whatever the rank count. Collective. */
@@ -32,22 +31,17 @@ static PetscErrorCode WriteGridFile(MfsaOutput out, const char *fname, const voi
   const MfsaGridFrame  *f    = ctx->f;
   const MfsaProvenance *prov = ctx->prov;
   MPI_Comm              comm = out->comm;
-  PetscMPIInt           size, rank;
+  PetscMPIInt           rank;
   hid_t                 file, group, dxpl;
   hsize_t               dims[2];
   PetscReal            *s, *theta = NULL;
   const hsize_t         lo = (hsize_t)f->lo, nloc = (hsize_t)f->nloc, S = (hsize_t)f->S, M = (hsize_t)f->M;
 
   PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCall(MfsaH5CreateParallel(comm, fname, &file));
-  PetscCall(MfsaH5CreateDxpl(comm, fname, PETSC_TRUE, &dxpl));
-  PetscCall(MfsaH5WriteAttrDouble(comm, fname, file, "time", (double)f->time));
-  PetscCall(MfsaH5WriteAttrInt64(comm, fname, file, "step", (int64_t)f->step));
+  PetscCall(MfsaSnapshotFileCreate(out, fname, f->time, f->step, prov, &file, &dxpl));
   PetscCall(MfsaH5WriteAttrInt64(comm, fname, file, "slices", (int64_t)f->S));
   PetscCall(MfsaH5WriteAttrInt64(comm, fname, file, "angles", (int64_t)f->M));
-  PetscCall(MfsaH5WriteProvenance(comm, fname, file, file, prov, size, rank == 0 ? PETSC_TRUE : PETSC_FALSE, dxpl));
 
   MfsaH5Check(comm, fname, group = H5Gcreate2(file, "/pde", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   dims[0] = S;
@@ -71,8 +65,7 @@ static PetscErrorCode WriteGridFile(MfsaOutput out, const char *fname, const voi
   PetscCall(PetscFree(theta));
 
   MfsaH5Check(comm, fname, H5Gclose(group));
-  MfsaH5Check(comm, fname, H5Pclose(dxpl));
-  MfsaH5Check(comm, fname, H5Fclose(file));
+  PetscCall(MfsaSnapshotFileClose(out, fname, file, dxpl));
   PetscFunctionReturn(0);
 }
 

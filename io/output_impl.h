@@ -2,6 +2,7 @@
  * Nothing outside io/ may include this. */
 #pragma once
 #include "output.h"
+#include <hdf5.h>
 
 /* What a snapshot file holds. A run writes one kind only: the XDMF index is one temporal
  * collection of one grid type, and ParaView cannot animate a mix of point clouds and images. */
@@ -60,6 +61,11 @@ PetscErrorCode MfsaCheckBlocks(MPI_Comm comm, PetscInt n, PetscInt lo, PetscInt 
  * the XDMF index. Fails if the run already wrote snapshots of another kind. */
 typedef PetscErrorCode (*MfsaSnapshotWriteFn)(MfsaOutput out, const char *tmpname, const void *ctx);
 PetscErrorCode MfsaOutputPublishSnapshot(MfsaOutput out, const MfsaSnapshotEntry *entry, MfsaSnapshotWriteFn write, const void *ctx);
+
+/* io/snapshot.c: collective. Every snapshot file starts alike (MPI-IO create, collective
+ * transfer list, root attributes time and step, provenance) and ends alike. */
+PetscErrorCode MfsaSnapshotFileCreate(MfsaOutput out, const char *fname, PetscReal time, PetscInt step, const MfsaProvenance *prov, hid_t *file, hid_t *dxpl);
+PetscErrorCode MfsaSnapshotFileClose(MfsaOutput out, const char *fname, hid_t file, hid_t dxpl);
 
 /* io/xdmf.c: rank 0 rewrites <folder>/mfsa.xmf from out->snaps. Collective (error broadcast). */
 PetscErrorCode MfsaOutputWriteXdmf(MfsaOutput);

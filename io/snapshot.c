@@ -69,7 +69,6 @@ static PetscErrorCode WriteParticleFile(MfsaOutput out, const char *fname, const
   const MfsaParticleFrame *f    = ctx->f;
   const MfsaProvenance    *prov = ctx->prov;
   MPI_Comm                 comm = out->comm;
-  PetscMPIInt size, rank;
   hid_t       file, group, dxpl;
   hsize_t     dims[2];
   PetscReal  *s, *xyz = NULL;
@@ -77,13 +76,7 @@ static PetscErrorCode WriteParticleFile(MfsaOutput out, const char *fname, const
   const hsize_t lo = (hsize_t)f->lo, nloc = (hsize_t)f->nloc, n = (hsize_t)f->n, d = (hsize_t)f->d;
 
   PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_size(comm, &size));
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCall(MfsaH5CreateParallel(comm, fname, &file));
-  PetscCall(MfsaH5CreateDxpl(comm, fname, PETSC_TRUE, &dxpl));
-  PetscCall(MfsaH5WriteAttrDouble(comm, fname, file, "time", (double)f->time));
-  PetscCall(MfsaH5WriteAttrInt64(comm, fname, file, "step", (int64_t)f->step));
-  PetscCall(MfsaH5WriteProvenance(comm, fname, file, file, prov, size, rank == 0 ? PETSC_TRUE : PETSC_FALSE, dxpl));
+  PetscCall(MfsaSnapshotFileCreate(out, fname, f->time, f->step, prov, &file, &dxpl));
 
   MfsaH5Check(comm, fname, group = H5Gcreate2(file, "/particles", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   dims[0] = n;
@@ -112,8 +105,31 @@ static PetscErrorCode WriteParticleFile(MfsaOutput out, const char *fname, const
     PetscCall(PetscFree(xyz));
   }
   MfsaH5Check(comm, fname, H5Gclose(group));
-  MfsaH5Check(comm, fname, H5Pclose(dxpl));
-  MfsaH5Check(comm, fname, H5Fclose(file));
+  PetscCall(MfsaSnapshotFileClose(out, fname, file, dxpl));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode MfsaSnapshotFileCreate(MfsaOutput out, const char *fname, PetscReal time, PetscInt step, const MfsaProvenance *prov, hid_t *file, hid_t *dxpl)
+{
+  MPI_Comm    comm = out->comm;
+  PetscMPIInt size, rank;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(MfsaH5CreateParallel(comm, fname, file));
+  PetscCall(MfsaH5CreateDxpl(comm, fname, PETSC_TRUE, dxpl));
+  PetscCall(MfsaH5WriteAttrDouble(comm, fname, *file, "time", (double)time));
+  PetscCall(MfsaH5WriteAttrInt64(comm, fname, *file, "step", (int64_t)step));
+  PetscCall(MfsaH5WriteProvenance(comm, fname, *file, *file, prov, size, rank == 0 ? PETSC_TRUE : PETSC_FALSE, *dxpl));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode MfsaSnapshotFileClose(MfsaOutput out, const char *fname, hid_t file, hid_t dxpl)
+{
+  PetscFunctionBegin;
+  MfsaH5Check(out->comm, fname, H5Pclose(dxpl));
+  MfsaH5Check(out->comm, fname, H5Fclose(file));
   PetscFunctionReturn(0);
 }
 

@@ -710,3 +710,14 @@ def tree_diff(before, after):
         elif before[k] != after[k]:
             msgs.append(f"{k} modified")
     return msgs
+
+
+def prepare_sentinel(chk, args, sentinel):
+    """The folder a previous good run left behind (snapshots at t = 0, 0.025, 0.05) plus a
+    user's own file; returns its folder_tree() for the "nothing overwritten" checks."""
+    run_ok(1, list(args) + ["-out_dt", 0.025], sentinel)
+    with open(os.path.join(sentinel, "notes.txt"), "w") as fh:
+        fh.write("user file: must survive\n")
+    n_old = len(snapshot_files(sentinel))
+    chk.check(n_old == 3, f"sentinel prepared with 3 snapshots (t = 0, 0.025, 0.05): got {n_old}")
+    return folder_tree(sentinel)

@@ -31,13 +31,7 @@ BASE = ["-n", N, "-attn_dim", D, "-ts_dt", 0.01, "-ts_max_time", 0.05]
 def body(chk, nprocs):
     tmp = L.test_dir(f"bad_input_np{nprocs}")
     sentinel = os.path.join(tmp, "sentinel")
-    # the folder a previous (good) run left behind, plus a user's own file
-    L.run_ok(1, BASE + ["-out_dt", 0.025], sentinel)
-    with open(os.path.join(sentinel, "notes.txt"), "w") as fh:
-        fh.write("user file: must survive\n")
-    before = L.folder_tree(sentinel)
-    n_old = len(L.snapshot_files(sentinel))
-    chk.check(n_old == 3, f"sentinel prepared with 3 snapshots (t = 0, 0.025, 0.05): got {n_old}")
+    before = L.prepare_sentinel(chk, BASE, sentinel)
 
     # control: the base options are good
     L.run_ok(nprocs, BASE, os.path.join(tmp, "control_base"))

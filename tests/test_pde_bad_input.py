@@ -25,12 +25,7 @@ BASE = L.PDE_BASE + ["-pde_slices", S, "-pde_angles", M, "-ts_dt", 0.01, "-ts_ma
 def body(chk, nprocs):
     tmp = L.test_dir(f"pde_bad_input_np{nprocs}")
     sentinel = os.path.join(tmp, "sentinel")
-    L.run_ok(1, BASE + ["-out_dt", 0.025], sentinel)
-    with open(os.path.join(sentinel, "notes.txt"), "w") as fh:
-        fh.write("user file: must survive\n")
-    before = L.folder_tree(sentinel)
-    n_old = len(L.snapshot_files(sentinel))
-    chk.check(n_old == 3, f"sentinel prepared with 3 snapshots (t = 0, 0.025, 0.05): got {n_old}")
+    before = L.prepare_sentinel(chk, BASE, sentinel)
 
     L.run_ok(nprocs, BASE, os.path.join(tmp, "control_base"))
     print("  control: base options succeed into a fresh folder (run_ok checked exit code and files)")
