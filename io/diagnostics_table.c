@@ -7,8 +7,7 @@
 #include "output_impl.h"
 #include "h5_util.h"
 #include "provenance.h"
-#include <errno.h>
-#include <stdio.h>
+#include "rank0_file.h"
 #include <string.h>
 
 /* int64 on disk for "step" only: exact, and what analysis code indexes with. */
@@ -126,35 +125,25 @@ PetscErrorCode MfsaOutputAppendDiagnosticsColumns(MfsaOutput out, PetscInt ncols
   PetscFunctionReturn(0);
 }
 
+typedef struct {
+  MfsaOutput            out;
+  const MfsaProvenance *prov;
+  PetscMPIInt           ranks;
+} TableWrite;
+
+static PetscErrorCode WriteTableTmp(const char *tmp, void *ctx)
+{
+  TableWrite *tw = (TableWrite *)ctx;
+  return WriteTable(tw->out, tmp, tw->prov, tw->ranks);
+}
+
 PetscErrorCode MfsaOutputWriteDiagnosticsTable(MfsaOutput out, const MfsaProvenance *prov)
 {
-  PetscMPIInt    rank, size;
-  PetscErrorCode code = 0;
-  char           fname[PETSC_MAX_PATH_LEN], tmp[PETSC_MAX_PATH_LEN], msg[2 * PETSC_MAX_PATH_LEN] = "";
+  TableWrite tw = {out, prov, 0};
 
   PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_rank(out->comm, &rank));
-  PetscCallMPI(MPI_Comm_size(out->comm, &size));
-  PetscCall(MfsaPathJoin(out->comm, out->folder, "diagnostics.h5", fname, sizeof(fname)));
-  PetscCall(MfsaPathJoin(out->comm, out->folder, "diagnostics.h5.tmp", tmp, sizeof(tmp)));
-  if (rank == 0) {
-    /* Push an HDF5 failure into the broadcast instead of returning alone, which would
-     * leave the other ranks waiting in the broadcast below. */
-    PetscPushErrorHandler(PetscReturnErrorHandler, NULL);
-    code = WriteTable(out, tmp, prov, size);
-    PetscPopErrorHandler();
-    if (code) {
-      const char *text;
-      char       *specific = NULL;
-      PetscErrorMessage(code, &text, &specific);
-      MfsaFormat(msg, sizeof(msg), "-out %s: cannot write %s: %s", out->folder, tmp, specific && specific[0] ? specific : (text ? text : "HDF5 error"));
-    } else if (rename(tmp, fname)) {
-      code = PETSC_ERR_FILE_WRITE;
-      MfsaFormat(msg, sizeof(msg), "-out %s: cannot rename %s to %s (%s)", out->folder, tmp, fname, strerror(errno));
-    }
-  }
-  PetscCall(MfsaBcastError(out->comm, &code, msg, sizeof(msg)));
-  PetscCheck(!code, out->comm, code, "%s", msg);
+  PetscCallMPI(MPI_Comm_size(out->comm, &tw.ranks));
+  PetscCall(MfsaOutputWriteRank0File(out, "diagnostics.h5", WriteTableTmp, &tw));
   PetscFunctionReturn(0);
 }
 

@@ -27,6 +27,7 @@ static int IsMfsaOutput(const char *name)
   if (!strncmp(name, "snap_", 5) && (EndsWith(name, ".h5") || EndsWith(name, ".h5.tmp"))) return 1;
   if (EndsWith(name, ".xmf") || !strcmp(name, "mfsa.xmf.tmp")) return 1;
   if (!strcmp(name, "diagnostics.h5") || !strcmp(name, "diagnostics.h5.tmp")) return 1;
+  if (!strcmp(name, "lipschitz.h5") || !strcmp(name, "lipschitz.h5.tmp")) return 1; /* mfsa-lipschitz */
   if (!strncmp(name, "checkpoint", 10) && (EndsWith(name, ".h5") || EndsWith(name, ".h5.tmp"))) return 1;
   return 0;
 }

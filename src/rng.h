@@ -18,4 +18,4 @@ void MfsaRandomNormal2(uint64_t seed, uint32_t stream, uint64_t index, uint32_t 
 /* Fill out[0..count) with standard normals for one (stream, index). */
 void MfsaRandomNormals(uint64_t seed, uint32_t stream, uint64_t index, int count, double *out);
 
-enum { MFSA_STREAM_TOKENS = 1, MFSA_STREAM_QUERY = 2, MFSA_STREAM_KEY = 3, MFSA_STREAM_VALUE = 4 };
+enum { MFSA_STREAM_TOKENS = 1, MFSA_STREAM_QUERY = 2, MFSA_STREAM_KEY = 3, MFSA_STREAM_VALUE = 4, MFSA_STREAM_LIP_INPUT = 5, MFSA_STREAM_LIP_RADIUS = 6, MFSA_STREAM_LIP_START = 7 };

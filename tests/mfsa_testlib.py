@@ -18,6 +18,7 @@ import numpy as np
 import h5py
 
 BIN = os.environ.get("MFSA_BIN", "")
+LIPSCHITZ_BIN = os.environ.get("MFSA_LIPSCHITZ_BIN", "")
 MPIEXEC = os.environ.get("MFSA_MPIEXEC", "")
 SOURCE_DIR = os.environ.get("MFSA_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD_DIR = os.environ.get("MFSA_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
@@ -111,10 +112,11 @@ class Result:
         return s
 
 
-def run_mfsa(nprocs, args, cwd=None, timeout=180):
-    """Run `MFSA_MPIEXEC nprocs MFSA_BIN args...`; never raises on failure."""
+def run_mfsa(nprocs, args, cwd=None, timeout=180, binary=None):
+    """Run `MFSA_MPIEXEC nprocs MFSA_BIN args...` (or another program of the build, e.g.
+    LIPSCHITZ_BIN); never raises on failure."""
     _require_env()
-    cmd = [MPIEXEC, str(nprocs), BIN] + [str(a) for a in args]
+    cmd = [MPIEXEC, str(nprocs), binary or BIN] + [str(a) for a in args]
     t0 = time.time()
     try:
         p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

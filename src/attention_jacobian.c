@@ -1,0 +1,264 @@
+/* JVP and VJP of the attention velocity map (formulas in attention_jacobian.h). The
+ * linearisation point fixes log Z, m, S per head; every product is then one pass of
+ * PairKernelMoments over the keys plus O(d^2) work per token. */
+#include "attention_jacobian.h"
+#include "pair_kernel_moments.h"
+
+/* small fixed-size work vectors; attention models here have d <= 64 */
+#define MAX_D 64
+
+struct _p_AttnJacobian {
+  AttnModel  model;
+  PetscInt   n, lo, nloc, d, H;
+  PetscInt  *jlo, *jhi;        /* forward key ranges of the local queries */
+  PetscReal *x;                /* nloc x d, the point */
+  PetscReal *qt, *logz, *rho;  /* per head: nloc x d, nloc, nloc */
+  PetscReal *m, *S;            /* per head: nloc x d, nloc x d x d */
+  PetscReal *f, *F;            /* nloc x d: unprojected and projected value */
+  PetscReal *zt, *w;           /* per head nloc x d; nloc x d (cotangent of f) */
+  PetscReal *ones, *G, *Hs, *C; /* scratch */
+  PairKeys   keys; /* all tokens at the point (the caller's storage) */
+  PetscBool  set;
+};
+
+static inline PetscReal Dot(PetscInt d, const PetscReal *a, const PetscReal *b)
+{
+  PetscReal s = 0;
+  for (PetscInt c = 0; c < d; c++) s += a[c] * b[c];
+  return s;
+}
+
+/* y = beta A x (transpose: beta A^T x) for d x d row-major A. */
+static inline void MatVec(PetscInt d, PetscReal beta, const PetscReal *A, PetscBool transpose, const PetscReal *x, PetscReal *y)
+{
+  for (PetscInt a = 0; a < d; a++) {
+    PetscReal s = 0;
+    for (PetscInt b = 0; b < d; b++) s += (transpose ? A[b * d + a] : A[a * d + b]) * x[b];
+    y[a] = beta * s;
+  }
+}
+
+PetscErrorCode AttnJacobianCreate(AttnModel model, PetscInt n, PetscInt lo, PetscInt nloc, AttnJacobian *jac)
+{
+  AttnJacobian   J;
+  const PetscInt d = model->d, H = model->heads, nl = PetscMax(nloc, 1);
+
+  PetscFunctionBegin;
+  PetscCheck(model->setup, model->comm, PETSC_ERR_ORDER, "AttnJacobianCreate: call AttnModelSetUp first");
+  PetscCall(PetscNew(&J));
+  J->model = model;
+  J->n     = n;
+  J->lo    = lo;
+  J->nloc  = nloc;
+  J->d     = d;
+  J->H     = H;
+  PetscCall(PetscMalloc3(nl, &J->jlo, nl, &J->jhi, nl * d, &J->x));
+  PetscCall(PetscMalloc5(H * nl * d, &J->qt, H * nl, &J->logz, H * nl, &J->rho, H * nl * d, &J->m, H * nl * d * d, &J->S));
+  PetscCall(PetscMalloc4(nl * d, &J->f, nl * d, &J->F, H * nl * d, &J->zt, nl * d, &J->w));
+  PetscCall(PetscMalloc4(nl, &J->ones, nl * d, &J->G, nl * d, &J->Hs, nl, &J->C));
+  for (PetscInt i = 0; i < nloc; i++) {
+    J->jlo[i]  = 0;
+    J->jhi[i]  = model->mask == MFSA_MASK_CAUSAL ? lo + i + 1 : n;
+    J->ones[i] = 1;
+  }
+  *jac = J;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode AttnJacobianSetPoint(AttnJacobian J, const PairKeys *keys, const PetscReal *x)
+{
+  const AttnModel m = J->model;
+  const PetscInt  d = J->d, nloc = J->nloc;
+
+  PetscFunctionBegin;
+  PetscCheck(keys->n == J->n && keys->d == d, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "AttnJacobianSetPoint: keys are %" PetscInt_FMT " x %" PetscInt_FMT ", expected %" PetscInt_FMT " x %" PetscInt_FMT, keys->n, keys->d, J->n, d);
+  PetscCall(PetscArraycpy(J->x, x, nloc * d));
+  J->keys = *keys;
+  PetscCall(PetscArrayzero(J->f, nloc * d));
+  for (PetscInt h = 0; h < J->H; h++) {
+    const PetscReal *B = m->B + h * d * d, *V = m->V + h * d * d;
+    PetscReal       *qt = J->qt + h * nloc * d, *lz = J->logz + h * nloc, *rho = J->rho + h * nloc, *mh = J->m + h * nloc * d, *S = J->S + h * nloc * d * d;
+    PairMomentKeys   mk = {.keys = *keys, .dh = d, .h = keys->x, .df = 1};
+
+    for (PetscInt i = 0; i < nloc; i++) MatVec(d, m->beta, B, PETSC_TRUE, x + i * d, qt + i * d);
+    PetscCall(PairKernelApply(keys, nloc, qt, J->jhi, mh, lz));
+    /* S column by column: c = x_a (one feature), h = x. */
+    for (PetscInt a = 0; a < d; a++) {
+      mk.f = keys->x + a * keys->ld;
+      PetscCall(PairKernelMoments(&mk, nloc, qt, lz, J->ones, J->jlo, J->jhi, NULL, J->Hs, NULL));
+      for (PetscInt i = 0; i < nloc; i++)
+        for (PetscInt b = 0; b < d; b++) S[i * d * d + b * d + a] = J->Hs[i * d + b];
+    }
+    for (PetscInt i = 0; i < nloc; i++) {
+      rho[i] = m->norm == MFSA_NORM_SOFTMAX ? 1.0 : PetscExpReal(lz[i] - PetscLogReal((PetscReal)J->jhi[i]));
+      for (PetscInt a = 0; a < d; a++) J->f[i * d + a] += rho[i] * Dot(d, V + a * d, mh + i * d);
+    }
+  }
+  for (PetscInt i = 0; i < nloc; i++) {
+    const PetscReal xf = m->geometry == MFSA_GEOMETRY_SPHERE ? Dot(d, x + i * d, J->f + i * d) : 0;
+    for (PetscInt a = 0; a < d; a++) J->F[i * d + a] = J->f[i * d + a] - xf * x[i * d + a];
+  }
+  J->set = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode AttnJacobianGetValue(AttnJacobian J, const PetscReal **F)
+{
+  PetscFunctionBegin;
+  PetscCheck(J->set, PETSC_COMM_SELF, PETSC_ERR_ORDER, "AttnJacobian: call AttnJacobianSetPoint first");
+  *F = J->F;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode CheckAll(AttnJacobian J, const PairKeys *all, const char *what)
+{
+  PetscFunctionBegin;
+  PetscCheck(J->set, PETSC_COMM_SELF, PETSC_ERR_ORDER, "AttnJacobian: call AttnJacobianSetPoint first");
+  PetscCheck(J->d <= MAX_D, PETSC_COMM_SELF, PETSC_ERR_SUP, "AttnJacobian supports d <= %d (got %" PetscInt_FMT ")", MAX_D, J->d);
+  PetscCheck(all->n == J->n && all->d == J->d && all->ld == J->keys.ld, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "AttnJacobian: %s is %" PetscInt_FMT " x %" PetscInt_FMT " (ld %" PetscInt_FMT "), expected the keys' %" PetscInt_FMT " x %" PetscInt_FMT " (ld %" PetscInt_FMT ")", what, all->n, all->d, all->ld, J->n, J->d, J->keys.ld);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode AttnJacobianApply(AttnJacobian J, const PairKeys *u_all, const PetscReal *u, PetscReal *out)
+{
+  const AttnModel m = J->model;
+  const PetscInt  d = J->d, nloc = J->nloc;
+  const PetscBool softmax = m->norm == MFSA_NORM_SOFTMAX ? PETSC_TRUE : PETSC_FALSE;
+  PetscReal       qu[MAX_D], t[MAX_D];
+
+  PetscFunctionBegin;
+  PetscCall(CheckAll(J, u_all, "the direction"));
+  PetscCall(PetscArrayzero(out, nloc * d));
+  for (PetscInt h = 0; h < J->H; h++) {
+    const PetscReal *B = m->B + h * d * d, *V = m->V + h * d * d;
+    const PetscReal *qt = J->qt + h * nloc * d, *lz = J->logz + h * nloc, *rho = J->rho + h * nloc, *mh = J->m + h * nloc * d, *S = J->S + h * nloc * d * d;
+    /* score with x, g = u, c = <q_i, u_j>, h = x */
+    const PairMomentKeys mk = {.keys = J->keys, .dg = d, .g = u_all->x, .df = d, .f = u_all->x, .dh = d, .h = J->keys.x};
+
+    PetscCall(PairKernelMoments(&mk, nloc, qt, lz, qt, J->jlo, J->jhi, J->G, J->Hs, J->C));
+    for (PetscInt i = 0; i < nloc; i++) {
+      const PetscReal *mi = mh + i * d, *Si = S + i * d * d;
+      MatVec(d, m->beta, B, PETSC_TRUE, u + i * d, qu);
+      const PetscReal shift = softmax ? J->C[i] + Dot(d, mi, qu) : 0;
+      for (PetscInt a = 0; a < d; a++) t[a] = J->G[i * d + a] + J->Hs[i * d + a] + Dot(d, Si + a * d, qu) - shift * mi[a];
+      for (PetscInt a = 0; a < d; a++) out[i * d + a] += rho[i] * Dot(d, V + a * d, t);
+    }
+  }
+  if (m->geometry == MFSA_GEOMETRY_SPHERE) {
+    for (PetscInt i = 0; i < nloc; i++) {
+      const PetscReal *xi = J->x + i * d, *fi = J->f + i * d, *ui = u + i * d;
+      const PetscReal  xdf = Dot(d, xi, out + i * d), uf = Dot(d, ui, fi), xf = Dot(d, xi, fi);
+      for (PetscInt a = 0; a < d; a++) out[i * d + a] -= (xdf + uf) * xi[a] + xf * ui[a];
+    }
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode AttnJacobianTransposeFeatureWidth(AttnJacobian J, PetscInt *width)
+{
+  PetscFunctionBegin;
+  *width = J->H * (J->d + 2); /* per head: zt (d), -m.zt, -log Z */
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode AttnJacobianTransposeFeatures(AttnJacobian J, const PetscReal *y, PetscReal *feat)
+{
+  const AttnModel m = J->model;
+  const PetscInt  d = J->d, nloc = J->nloc, width = J->H * (d + 2);
+  const PetscBool softmax = m->norm == MFSA_NORM_SOFTMAX ? PETSC_TRUE : PETSC_FALSE;
+
+  PetscFunctionBegin;
+  PetscCheck(J->set, PETSC_COMM_SELF, PETSC_ERR_ORDER, "AttnJacobian: call AttnJacobianSetPoint first");
+  /* cotangent of the unprojected f: (I - x x^T) y on the sphere */
+  for (PetscInt i = 0; i < nloc; i++) {
+    const PetscReal *xi = J->x + i * d, *yi = y + i * d;
+    const PetscReal  xy = m->geometry == MFSA_GEOMETRY_SPHERE ? Dot(d, xi, yi) : 0;
+    for (PetscInt a = 0; a < d; a++) J->w[i * d + a] = yi[a] - xy * xi[a];
+  }
+  for (PetscInt h = 0; h < J->H; h++) {
+    const PetscReal *V = m->V + h * d * d, *lz = J->logz + h * nloc, *rho = J->rho + h * nloc, *mh = J->m + h * nloc * d;
+    PetscReal       *zt = J->zt + h * nloc * d;
+    for (PetscInt i = 0; i < nloc; i++) {
+      PetscReal *fi = feat + i * width + h * (d + 2);
+      MatVec(d, rho[i], V, PETSC_TRUE, J->w + i * d, zt + i * d);
+      PetscCall(PetscArraycpy(fi, zt + i * d, d));
+      fi[d]     = softmax ? -Dot(d, mh + i * d, zt + i * d) : 0;
+      fi[d + 1] = -lz[i];
+    }
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode AttnJacobianTransposeSums(AttnJacobian J, const PairKeys *keys, const PetscReal *feat_all, PetscInt klo, PetscInt nk, PetscReal *out)
+{
+  const AttnModel m = J->model;
+  const PetscInt  d = J->d, ld = keys->ld, n = J->n;
+  PetscInt       *jlo, *jhi;
+  PetscReal      *qk, *xk, *Gk, *Hk, bh[MAX_D];
+
+  PetscFunctionBegin;
+  PetscCall(CheckAll(J, keys, "the keys"));
+  PetscCheck(klo >= 0 && nk >= 0 && klo + nk <= n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "AttnJacobianTransposeSums: block [%" PetscInt_FMT ", %" PetscInt_FMT ") outside [0, %" PetscInt_FMT ")", klo, klo + nk, n);
+  PetscCall(PetscMalloc6(PetscMax(nk, 1), &jlo, PetscMax(nk, 1), &jhi, PetscMax(nk, 1) * d, &qk, PetscMax(nk, 1) * d, &xk, PetscMax(nk, 1) * d, &Gk, PetscMax(nk, 1) * d, &Hk));
+  for (PetscInt k = 0; k < nk; k++) {
+    jlo[k] = m->mask == MFSA_MASK_CAUSAL ? klo + k : 0; /* queries i >= k attend k */
+    jhi[k] = n;
+    for (PetscInt a = 0; a < d; a++) xk[k * d + a] = keys->x[a * ld + klo + k];
+  }
+  PetscCall(PetscArrayzero(out, nk * d));
+  for (PetscInt h = 0; h < J->H; h++) {
+    const PetscReal     *B = m->B + h * d * d, *fh = feat_all + h * (d + 2) * ld;
+    /* the roles swap: score s_ik = <x_i, beta B x_k>, weight e^{s_ik - log Z_i} */
+    const PairMomentKeys mk = {.keys = *keys, .kbias = fh + (d + 1) * ld, .dg = d, .g = fh, .df = d, .f = fh, .f0 = fh + d * ld, .dh = d, .h = keys->x};
+    for (PetscInt k = 0; k < nk; k++) MatVec(d, m->beta, B, PETSC_FALSE, xk + k * d, qk + k * d);
+    PetscCall(PairKernelMoments(&mk, nk, qk, NULL, xk, jlo, jhi, Gk, Hk, NULL));
+    for (PetscInt k = 0; k < nk; k++) {
+      MatVec(d, m->beta, B, PETSC_TRUE, Hk + k * d, bh);
+      for (PetscInt a = 0; a < d; a++) out[k * d + a] += Gk[k * d + a] + bh[a];
+    }
+  }
+  PetscCall(PetscFree6(jlo, jhi, qk, xk, Gk, Hk));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode AttnJacobianTransposeFinish(AttnJacobian J, const PetscReal *y, PetscReal *g)
+{
+  const AttnModel m = J->model;
+  const PetscInt  d = J->d, nloc = J->nloc;
+  const PetscBool softmax = m->norm == MFSA_NORM_SOFTMAX ? PETSC_TRUE : PETSC_FALSE;
+  PetscReal       t[MAX_D], bt[MAX_D];
+
+  PetscFunctionBegin;
+  PetscCheck(J->set, PETSC_COMM_SELF, PETSC_ERR_ORDER, "AttnJacobian: call AttnJacobianSetPoint first");
+  for (PetscInt h = 0; h < J->H; h++) {
+    const PetscReal *B = m->B + h * d * d, *mh = J->m + h * nloc * d, *S = J->S + h * nloc * d * d, *zt = J->zt + h * nloc * d;
+    for (PetscInt i = 0; i < nloc; i++) {
+      const PetscReal *mi = mh + i * d, *zi = zt + i * d, mz = softmax ? Dot(d, mi, zi) : 0;
+      for (PetscInt a = 0; a < d; a++) t[a] = Dot(d, S + i * d * d + a * d, zi) - mz * mi[a]; /* (S - m m^T) zt */
+      MatVec(d, m->beta, B, PETSC_FALSE, t, bt);
+      for (PetscInt a = 0; a < d; a++) g[i * d + a] += bt[a];
+    }
+  }
+  if (m->geometry == MFSA_GEOMETRY_SPHERE) {
+    for (PetscInt i = 0; i < nloc; i++) {
+      const PetscReal *xi = J->x + i * d, *fi = J->f + i * d, *yi = y + i * d;
+      const PetscReal  xy = Dot(d, xi, yi), xf = Dot(d, xi, fi);
+      for (PetscInt a = 0; a < d; a++) g[i * d + a] -= xy * fi[a] + xf * yi[a];
+    }
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode AttnJacobianDestroy(AttnJacobian *jac)
+{
+  AttnJacobian J = *jac;
+
+  PetscFunctionBegin;
+  if (!J) PetscFunctionReturn(0);
+  PetscCall(PetscFree3(J->jlo, J->jhi, J->x));
+  PetscCall(PetscFree5(J->qt, J->logz, J->rho, J->m, J->S));
+  PetscCall(PetscFree4(J->f, J->F, J->zt, J->w));
+  PetscCall(PetscFree4(J->ones, J->G, J->Hs, J->C));
+  PetscCall(PetscFree(*jac));
+  PetscFunctionReturn(0);
+}
