@@ -17,9 +17,6 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mfsa_read import MfsaReadError  # noqa: E402,F401  (re-exported for the scripts)
-
 
 def pyplot():
     """matplotlib.pyplot on the Agg backend (headless: no display needed)."""

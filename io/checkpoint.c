@@ -6,6 +6,8 @@
 #include "output_impl.h"
 #include "h5_util.h"
 #include "provenance.h"
+#include "reliability.h"
+#include "input_check.h"
 #include "mfsa_version.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -109,15 +111,59 @@ static PetscErrorCode WriteOutputState(MfsaOutput out, const char *fname)
   PetscFunctionReturn(0);
 }
 
+/* The collective part of a checkpoint: the state rows and the root attributes. */
+typedef struct {
+  Vec                        X;
+  const MfsaCheckpointState *st;
+  const MfsaProvenance      *prov;
+  uint64_t                   sum;
+} StateWriteCtx;
+
+static PetscErrorCode WriteStateFile(MfsaOutput out, const char *tmp, const void *vctx)
+{
+  const StateWriteCtx       *c  = (const StateWriteCtx *)vctx;
+  const MfsaCheckpointState *st = c->st;
+  PetscMPIInt                rank, size;
+  PetscInt                   lo, hi, N;
+  const PetscScalar         *x;
+  hid_t                      file, dxpl;
+  hsize_t                    dims[1];
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(out->comm, &rank));
+  PetscCallMPI(MPI_Comm_size(out->comm, &size));
+  PetscCall(VecGetOwnershipRange(c->X, &lo, &hi));
+  PetscCall(VecGetSize(c->X, &N));
+  PetscCall(MfsaH5CreateParallel(out->comm, tmp, &file));
+  PetscCall(MfsaH5CreateDxpl(out->comm, tmp, PETSC_TRUE, &dxpl));
+  dims[0] = (hsize_t)N;
+  PetscCall(VecGetArrayRead(c->X, &x));
+  PetscCall(MfsaH5WriteRows(out->comm, tmp, file, "state", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, (hsize_t)lo, (hsize_t)(hi - lo), x, dxpl));
+  PetscCall(VecRestoreArrayRead(c->X, &x));
+  PetscCall(MfsaH5WriteAttrDouble(out->comm, tmp, file, "time", (double)st->time));
+  PetscCall(MfsaH5WriteAttrDouble(out->comm, tmp, file, "dt", (double)st->dt));
+  PetscCall(MfsaH5WriteAttrInt64(out->comm, tmp, file, "step", (int64_t)st->step));
+  PetscCall(MfsaH5WriteAttrInt64(out->comm, tmp, file, "state_size", (int64_t)N));
+  PetscCall(MfsaH5WriteAttrInt64(out->comm, tmp, file, "state_checksum", (int64_t)c->sum));
+  PetscCall(MfsaH5WriteAttrInt64(out->comm, tmp, file, "naux", (int64_t)st->naux));
+  for (PetscInt a = 0; a < st->naux; a++) {
+    char name[16];
+    PetscCall(PetscSNPrintf(name, sizeof(name), "aux_%" PetscInt_FMT, a));
+    PetscCall(MfsaH5WriteAttrDouble(out->comm, tmp, file, name, (double)st->aux[a]));
+  }
+  PetscCall(MfsaH5WriteProvenance(out->comm, tmp, file, file, c->prov, size, rank == 0 ? PETSC_TRUE : PETSC_FALSE, dxpl));
+  MfsaH5Check(out->comm, tmp, H5Pclose(dxpl));
+  MfsaH5Check(out->comm, tmp, H5Fclose(file));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode MfsaCheckpointWrite(MfsaOutput out, Vec X, const MfsaCheckpointState *st, const MfsaProvenance *prov)
 {
-  PetscMPIInt        rank, size;
+  PetscMPIInt        rank;
   PetscInt           lo, hi, N;
   const PetscScalar *x;
-  uint64_t           sum;
-  hid_t              file, dxpl;
-  hsize_t            dims[1];
-  char               fname[PETSC_MAX_PATH_LEN], tmp[PETSC_MAX_PATH_LEN], prev[PETSC_MAX_PATH_LEN], msg[MSG_LEN] = "";
+  StateWriteCtx      ctx;
+  char               fname[PETSC_MAX_PATH_LEN], tmp[PETSC_MAX_PATH_LEN], prev[PETSC_MAX_PATH_LEN], msg[MSG_LEN] = "", what[128];
   PetscErrorCode     code = 0;
   PetscLogDouble     t0, t1;
 
@@ -128,35 +174,22 @@ PetscErrorCode MfsaCheckpointWrite(MfsaOutput out, Vec X, const MfsaCheckpointSt
   MfsaH5Silence();
   PetscCall(PetscTime(&t0));
   PetscCallMPI(MPI_Comm_rank(out->comm, &rank));
-  PetscCallMPI(MPI_Comm_size(out->comm, &size));
   PetscCall(MfsaPathJoin(out->comm, out->folder, "checkpoint.h5", fname, sizeof(fname)));
   PetscCall(MfsaPathJoin(out->comm, out->folder, "checkpoint.h5.tmp", tmp, sizeof(tmp)));
   PetscCall(MfsaPathJoin(out->comm, out->folder, "checkpoint.prev.h5", prev, sizeof(prev)));
   PetscCall(VecGetOwnershipRange(X, &lo, &hi));
   PetscCall(VecGetSize(X, &N));
   PetscCall(VecGetArrayRead(X, &x));
-  sum = ChecksumPart(x, lo, hi - lo);
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_UINT64_T, MPI_SUM, out->comm));
-
-  PetscCall(MfsaH5CreateParallel(out->comm, tmp, &file));
-  PetscCall(MfsaH5CreateDxpl(out->comm, tmp, PETSC_TRUE, &dxpl));
-  dims[0] = (hsize_t)N;
-  PetscCall(MfsaH5WriteRows(out->comm, tmp, file, "state", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, (hsize_t)lo, (hsize_t)(hi - lo), x, dxpl));
+  ctx.sum = ChecksumPart(x, lo, hi - lo);
   PetscCall(VecRestoreArrayRead(X, &x));
-  PetscCall(MfsaH5WriteAttrDouble(out->comm, tmp, file, "time", (double)st->time));
-  PetscCall(MfsaH5WriteAttrDouble(out->comm, tmp, file, "dt", (double)st->dt));
-  PetscCall(MfsaH5WriteAttrInt64(out->comm, tmp, file, "step", (int64_t)st->step));
-  PetscCall(MfsaH5WriteAttrInt64(out->comm, tmp, file, "state_size", (int64_t)N));
-  PetscCall(MfsaH5WriteAttrInt64(out->comm, tmp, file, "state_checksum", (int64_t)sum));
-  PetscCall(MfsaH5WriteAttrInt64(out->comm, tmp, file, "naux", (int64_t)st->naux));
-  for (PetscInt a = 0; a < st->naux; a++) {
-    char name[16];
-    PetscCall(PetscSNPrintf(name, sizeof(name), "aux_%" PetscInt_FMT, a));
-    PetscCall(MfsaH5WriteAttrDouble(out->comm, tmp, file, name, (double)st->aux[a]));
-  }
-  PetscCall(MfsaH5WriteProvenance(out->comm, tmp, file, file, prov, size, rank == 0 ? PETSC_TRUE : PETSC_FALSE, dxpl));
-  MfsaH5Check(out->comm, tmp, H5Pclose(dxpl));
-  MfsaH5Check(out->comm, tmp, H5Fclose(file));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ctx.sum, 1, MPI_UINT64_T, MPI_SUM, out->comm));
+  ctx.X    = X;
+  ctx.st   = st;
+  ctx.prov = prov;
+  MfsaFormat(what, sizeof(what), "checkpoint.h5.tmp (checkpoint at t = %.17g, step %" PetscInt_FMT ")", (double)st->time, st->step);
+  /* a failed write (disk full, ulimit -f) removes the temporary and ends the run: the rename
+   * below never happens, so checkpoint.h5 and checkpoint.prev.h5 stay as they were */
+  PetscCall(MfsaCollectiveWrite(out, what, tmp, WriteStateFile, &ctx));
   PetscCallMPI(MPI_Barrier(out->comm));
 
   if (rank == 0) {
@@ -164,16 +197,26 @@ PetscErrorCode MfsaCheckpointWrite(MfsaOutput out, Vec X, const MfsaCheckpointSt
     PetscPushErrorHandler(PetscReturnErrorHandler, NULL);
     code = WriteOutputState(out, tmp);
     PetscPopErrorHandler();
-    if (code) MfsaFormat(msg, sizeof(msg), "-out %s: cannot complete checkpoint %s", out->folder, tmp);
-    else if ((e = SyncPath(tmp))) {
+    if (code) {
+      const char *text;
+      char       *specific = NULL, cause[1024];
+      PetscErrorMessage(code, &text, &specific);
+      MfsaWriteFailureCause(out->folder, tmp, specific && specific[0] ? specific : text, cause, sizeof(cause));
+      MfsaFormat(msg, sizeof(msg), "-out %s: cannot complete %s: %s. The temporary file was removed; checkpoint.h5 and checkpoint.prev.h5 are intact", out->folder, what, cause);
       code = PETSC_ERR_FILE_WRITE;
-      MfsaFormat(msg, sizeof(msg), "-out %s: cannot flush checkpoint %s (%s)", out->folder, tmp, strerror(e));
+    } else if ((e = SyncPath(tmp))) {
+      char cause[1024];
+      code = PETSC_ERR_FILE_WRITE;
+      MfsaWriteFailureCause(out->folder, tmp, strerror(e), cause, sizeof(cause));
+      MfsaFormat(msg, sizeof(msg), "-out %s: cannot flush %s: %s. The temporary file was removed; checkpoint.h5 and checkpoint.prev.h5 are intact", out->folder, what, cause);
     } else if (!access(fname, F_OK) && rename(fname, prev)) { /* keep the previous one */
       code = PETSC_ERR_FILE_WRITE;
       MfsaFormat(msg, sizeof(msg), "-out %s: cannot rename %s to %s (%s)", out->folder, fname, prev, strerror(errno));
+      (void)unlink(tmp);
     } else if (rename(tmp, fname)) {
       code = PETSC_ERR_FILE_WRITE;
       MfsaFormat(msg, sizeof(msg), "-out %s: cannot rename %s to %s (%s)", out->folder, tmp, fname, strerror(errno));
+      (void)unlink(tmp);
     } else (void)SyncPath(out->folder);
   }
   PetscCall(MfsaBcastError(out->comm, &code, msg, sizeof(msg)));
@@ -195,11 +238,28 @@ PetscErrorCode MfsaCheckpointGetLastWrite(MfsaOutput out, PetscReal *seconds, Pe
 
 /* ---- validation (rank 0, serial, no PETSc errors: returns 0 or sets msg) ---- */
 
+/* The attribute `name` of loc if it holds exactly one element (a scalar): the readers below
+ * read one value, and an array attribute read into one variable would overrun it. */
+static hid_t OpenAttrOne(hid_t loc, const char *name)
+{
+  hid_t    a, sp;
+  hssize_t n;
+  if (H5Aexists(loc, name) <= 0) return -1;
+  if ((a = H5Aopen(loc, name, H5P_DEFAULT)) < 0) return -1;
+  sp = H5Aget_space(a);
+  n  = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+  if (sp >= 0) H5Sclose(sp);
+  if (n != 1) {
+    H5Aclose(a);
+    return -1;
+  }
+  return a;
+}
+
 static int ReadAttrDouble(hid_t loc, const char *name, double *v)
 {
   hid_t a;
-  if (H5Aexists(loc, name) <= 0) return -1;
-  if ((a = H5Aopen(loc, name, H5P_DEFAULT)) < 0) return -1;
+  if ((a = OpenAttrOne(loc, name)) < 0) return -1;
   int r = H5Aread(a, H5T_NATIVE_DOUBLE, v) < 0 ? -1 : 0;
   H5Aclose(a);
   return r;
@@ -208,30 +268,47 @@ static int ReadAttrDouble(hid_t loc, const char *name, double *v)
 static int ReadAttrInt64(hid_t loc, const char *name, int64_t *v)
 {
   hid_t a;
-  if (H5Aexists(loc, name) <= 0) return -1;
-  if ((a = H5Aopen(loc, name, H5P_DEFAULT)) < 0) return -1;
+  if ((a = OpenAttrOne(loc, name)) < 0) return -1;
   int r = H5Aread(a, H5T_NATIVE_INT64, v) < 0 ? -1 : 0;
   H5Aclose(a);
   return r;
 }
 
-/* Variable-length string attribute into buf (truncated to len). */
+/* String attribute (variable- or fixed-length) into buf (truncated to len). */
 static int ReadAttrString(hid_t loc, const char *name, char *buf, size_t len)
 {
-  hid_t a, t;
-  char *s = NULL;
-  int   r;
-  if (H5Aexists(loc, name) <= 0) return -1;
-  if ((a = H5Aopen(loc, name, H5P_DEFAULT)) < 0) return -1;
-  t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, H5T_VARIABLE);
-  H5Tset_cset(t, H5T_CSET_UTF8);
-  r = H5Aread(a, t, &s) < 0 ? -1 : 0;
-  if (!r) {
-    snprintf(buf, len, "%s", s ? s : "");
-    H5free_memory(s);
+  hid_t  a, ft, t;
+  int    r = -1;
+  size_t size;
+  buf[0] = 0;
+  if ((a = OpenAttrOne(loc, name)) < 0) return -1;
+  ft = H5Aget_type(a);
+  if (ft >= 0 && H5Tget_class(ft) == H5T_STRING) {
+    if (H5Tis_variable_str(ft) > 0) {
+      char *s = NULL;
+      t       = H5Tcopy(H5T_C_S1);
+      H5Tset_size(t, H5T_VARIABLE);
+      H5Tset_cset(t, H5Tget_cset(ft));
+      if (H5Aread(a, t, &s) >= 0) {
+        snprintf(buf, len, "%s", s ? s : "");
+        H5free_memory(s);
+        r = 0;
+      }
+      H5Tclose(t);
+    } else if ((size = H5Tget_size(ft)) > 0 && size < (1u << 20)) {
+      char *s = calloc(size + 1, 1);
+      t       = H5Tcopy(H5T_C_S1);
+      H5Tset_size(t, size);
+      H5Tset_strpad(t, H5T_STR_NULLPAD);
+      if (s && H5Aread(a, t, s) >= 0) {
+        snprintf(buf, len, "%s", s);
+        r = 0;
+      }
+      free(s);
+      H5Tclose(t);
+    }
   }
-  H5Tclose(t);
+  if (ft >= 0) H5Tclose(ft);
   H5Aclose(a);
   return r;
 }
@@ -252,35 +329,98 @@ static int ReadDoubles(hid_t file, const char *name, PetscInt64 count, double *b
   return r;
 }
 
-/* Everything that makes a checkpoint belong to this run. On failure, msg says what differs. */
-static PetscErrorCode Validate(const char *path, const MfsaProvenance *prov, PetscInt64 N, char *msg, size_t len)
+/* Reads a whole int64 dataset of exactly the dimensions dims[0..rank) into buf. */
+static int ReadInt64s(hid_t loc, const char *name, int rank, const hsize_t *dims, int64_t *buf)
 {
-  hid_t    file = -1, fapl;
-  int64_t  complete = 0, fmt = -1, n = -1, d = -1, heads = -1, k = -1, size = -1, stored = 0;
-  double   beta = -1;
-  char     solver[64] = "", mask[64] = "", norm[64] = "", geometry[64] = "";
-  double  *buf = NULL;
+  hid_t   d, sp;
+  hsize_t have[H5S_MAX_RANK];
+  int     r = -1, same;
+  if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) return -1;
+  if ((d = H5Dopen2(loc, name, H5P_DEFAULT)) < 0) return -1;
+  sp   = H5Dget_space(d);
+  same = sp >= 0 && H5Sget_simple_extent_ndims(sp) == rank && H5Sget_simple_extent_dims(sp, have, NULL) == rank;
+  for (int i = 0; same && i < rank; i++) same = (have[i] == dims[i]);
+  if (same && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) r = 0;
+  if (sp >= 0) H5Sclose(sp);
+  H5Dclose(d);
+  return r;
+}
+
+#define MAX_SNAPSHOTS 1000000    /* snapshot numbers have six digits */
+#define MAX_DIAG_NAMES (1 << 16) /* the column names, newline-separated */
+
+/* The output index and diagnostics table a restart restores (/output): every number within the
+ * ranges RestoreOutput relies on, every dataset of the size it reads. */
+static PetscErrorCode ValidateOutputGroup(hid_t file, const char *path, char *msg, size_t len)
+{
+  hid_t          g;
+  int64_t        nfiles = -1, kind = -1, nsnap = -1, rows = -1, ncols = 0;
+  char          *names = NULL;
+  double        *times = NULL, *values = NULL;
+  int64_t       *entries = NULL;
   PetscErrorCode code = PETSC_ERR_FILE_UNEXPECTED;
 
-  if (access(path, R_OK)) {
-    MfsaFormat(msg, len, "checkpoint %s: cannot read it (%s)", path, strerror(errno));
-    return PETSC_ERR_FILE_OPEN;
+  if (H5Lexists(file, "/output", H5P_DEFAULT) <= 0 || (g = H5Gopen2(file, "/output", H5P_DEFAULT)) < 0) {
+    MfsaFormat(msg, len, "checkpoint %s has no output index (/output): corrupt", path);
+    return code;
   }
-  if (H5Fis_hdf5(path) <= 0) {
-    H5Eclear2(H5E_DEFAULT);
-    MfsaFormat(msg, len, "checkpoint %s: not an HDF5 file (corrupt or truncated)", path);
-    return PETSC_ERR_FILE_UNEXPECTED;
+  if (ReadAttrInt64(g, "nsnap_files", &nfiles) || ReadAttrInt64(g, "kind", &kind) || ReadAttrInt64(g, "nsnap", &nsnap) || ReadAttrInt64(g, "diag_rows", &rows) || nfiles < 0 || nfiles > MAX_SNAPSHOTS || nsnap < 0 || nsnap > nfiles || kind < 0 || kind > 2 || (kind == 0) != (nsnap == 0 && nfiles == 0) || rows < 0 || rows > 100000000) {
+    MfsaFormat(msg, len, "checkpoint %s: its output index is inconsistent (/output: nsnap_files %lld, kind %lld, nsnap %lld, diag_rows %lld): corrupt", path, (long long)nfiles, (long long)kind, (long long)nsnap, (long long)rows);
+    goto done;
   }
-  fapl = H5Pcreate(H5P_FILE_ACCESS);
-  H5Pset_fapl_sec2(fapl);
-  file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-  H5Pclose(fapl);
-  if (file < 0) {
-    char h5msg[256];
-    MfsaH5ErrorString(h5msg, sizeof(h5msg));
-    MfsaFormat(msg, len, "checkpoint %s: cannot open it (%s): corrupt or truncated", path, h5msg);
-    return PETSC_ERR_FILE_UNEXPECTED;
+  if (!(names = calloc(MAX_DIAG_NAMES, 1)) || ReadAttrString(g, "diag_columns", names, MAX_DIAG_NAMES)) {
+    MfsaFormat(msg, len, "checkpoint %s: no diagnostics column names (/output diag_columns): corrupt", path);
+    goto done;
   }
+  if (names[0]) {
+    ncols = 1;
+    for (const char *c = names; *c; c++) ncols += (*c == '\n');
+    for (const char *c = names; *c; c++)
+      if (*c == '\n' && (c == names || c[1] == '\n' || c[1] == 0)) ncols = -1; /* an empty name */
+  }
+  if (ncols < 0 || (rows > 0 && ncols == 0) || ncols > 10000 || (ncols > 0 && rows > 100000000 / ncols)) {
+    MfsaFormat(msg, len, "checkpoint %s: its diagnostics table has %lld rows of %lld columns: corrupt", path, (long long)rows, (long long)ncols);
+    goto done;
+  }
+  if (rows > 0 && (!(values = malloc(sizeof(double) * (size_t)(rows * ncols))) || ReadDoubles(g, "diag_values", rows * ncols, values))) {
+    MfsaFormat(msg, len, "checkpoint %s: /output/diag_values is not %lld x %lld values: corrupt", path, (long long)rows, (long long)ncols);
+    goto done;
+  }
+  if (nsnap > 0) {
+    const hsize_t dims[2] = {(hsize_t)nsnap, 6};
+    if (!(times = malloc(sizeof(double) * (size_t)nsnap)) || !(entries = malloc(sizeof(int64_t) * 6 * (size_t)nsnap)) || ReadDoubles(g, "snap_time", nsnap, times) || ReadInt64s(g, "snap_entry", 2, dims, entries)) {
+      MfsaFormat(msg, len, "checkpoint %s: /output/snap_time or snap_entry is not of %lld snapshots: corrupt", path, (long long)nsnap);
+      goto done;
+    }
+    for (int64_t i = 0; i < nsnap; i++) {
+      const int64_t *e = entries + 6 * i;
+      int            ok = PetscIsNormalReal(times[i]) || times[i] == 0;
+      ok = ok && (i == 0 || times[i] > times[i - 1]) && e[0] == kind && e[1] >= 0 && e[1] < nfiles && (i == 0 || e[1] > e[-5]);
+      for (int c = 2; c < 6; c++) ok = ok && e[c] >= 0 && e[c] < PETSC_MAX_INT;
+      if (!ok) {
+        MfsaFormat(msg, len, "checkpoint %s: snapshot %lld of its output index is inconsistent (time %g, number %lld): corrupt", path, (long long)i, times[i], (long long)e[1]);
+        goto done;
+      }
+    }
+  }
+  code = 0;
+done:
+  free(names);
+  free(times);
+  free(entries);
+  free(values);
+  H5Gclose(g);
+  return code;
+}
+
+PetscErrorCode MfsaCheckpointValidateFile(hid_t file, const char *path, const MfsaProvenance *prov, PetscInt64 N, char *msg, size_t len)
+{
+  int64_t        complete = 0, fmt = -1, n = -1, d = -1, heads = -1, k = -1, size = -1, stored = 0, naux = -1;
+  double         beta = -1, tdt[2] = {NAN, NAN};
+  char           solver[64] = "", mask[64] = "", norm[64] = "", geometry[64] = "";
+  double        *buf = NULL;
+  PetscErrorCode code = PETSC_ERR_FILE_UNEXPECTED;
+
   if (ReadAttrInt64(file, "complete", &complete) || complete != 1) {
     MfsaFormat(msg, len, "checkpoint %s is incomplete (its write was interrupted)", path);
     goto done;
@@ -300,7 +440,7 @@ static PetscErrorCode Validate(const char *path, const MfsaProvenance *prov, Pet
   ReadAttrDouble(file, "beta", &beta);
   ReadAttrInt64(file, "state_size", &size);
   if (strcmp(solver, prov->solver) || n != prov->n || d != prov->d || heads != prov->heads || k != prov->k || beta != prov->beta || strcmp(mask, prov->mask) || strcmp(norm, prov->norm) || strcmp(geometry, prov->geometry) || size != N) {
-    MfsaFormat(msg, len, "checkpoint %s belongs to another model: it has -solver %s, n (tokens or slices) %lld, state size %lld, -attn_dim %lld, -attn_heads %lld, -attn_beta %g, -attn_mask %s, -attn_norm %s, -geometry %s; this run has %s, %lld, %lld, %lld, %lld, %g, %s, %s, %s", path, solver, (long long)n, (long long)size, (long long)d, (long long)heads, beta, mask, norm, geometry, prov->solver, (long long)prov->n, (long long)N, (long long)prov->d, (long long)prov->heads, (double)prov->beta, prov->mask, prov->norm, prov->geometry);
+    MfsaFormat(msg, len, "checkpoint %s belongs to another model: it has -solver %s, n (tokens or slices) %lld, state size %lld, -attn_dim %lld (k %lld), -attn_heads %lld, -attn_beta %g, -attn_mask %s, -attn_norm %s, -geometry %s; this run has %s, %lld, %lld, %lld (%lld), %lld, %g, %s, %s, %s", path, solver, (long long)n, (long long)size, (long long)d, (long long)k, (long long)heads, beta, mask, norm, geometry, prov->solver, (long long)prov->n, (long long)N, (long long)prov->d, (long long)prov->k, (long long)prov->heads, (double)prov->beta, prov->mask, prov->norm, prov->geometry);
     goto done;
   }
   {
@@ -322,10 +462,45 @@ static PetscErrorCode Validate(const char *path, const MfsaProvenance *prov, Pet
     MfsaFormat(msg, len, "checkpoint %s: the state does not match its checksum (corrupt)", path);
     goto done;
   }
-  code = 0;
+  /* what the time loop continues from */
+  if (ReadAttrDouble(file, "time", &tdt[0]) || ReadAttrDouble(file, "dt", &tdt[1]) || ReadAttrInt64(file, "step", &n) || ReadAttrInt64(file, "naux", &naux) || !(tdt[0] >= 0 && tdt[0] < PETSC_MAX_REAL) || !(tdt[1] > 0 && tdt[1] < PETSC_MAX_REAL) || n < 0 || n >= PETSC_MAX_INT || naux < 0 || naux > MFSA_CHECKPOINT_MAX_AUX) {
+    MfsaFormat(msg, len, "checkpoint %s: its time, dt, step or solver scalars are missing or out of range (time %g, dt %g): corrupt", path, tdt[0], tdt[1]);
+    goto done;
+  }
+  code = ValidateOutputGroup(file, path, msg, len);
 done:
   free(buf);
-  if (file >= 0) H5Fclose(file);
+  H5Eclear2(H5E_DEFAULT);
+  return code;
+}
+
+/* The checkpoint at `path` (rank 0): readable, HDF5, and MfsaCheckpointValidateFile. */
+static PetscErrorCode Validate(const char *path, const MfsaProvenance *prov, PetscInt64 N, char *msg, size_t len)
+{
+  hid_t          file, fapl;
+  PetscErrorCode code;
+
+  if (access(path, R_OK)) {
+    MfsaFormat(msg, len, "checkpoint %s: cannot read it (%s)", path, strerror(errno));
+    return PETSC_ERR_FILE_OPEN;
+  }
+  if (H5Fis_hdf5(path) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    MfsaFormat(msg, len, "checkpoint %s: not an HDF5 file (corrupt or truncated)", path);
+    return PETSC_ERR_FILE_UNEXPECTED;
+  }
+  fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_sec2(fapl);
+  file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  H5Pclose(fapl);
+  if (file < 0) {
+    char h5msg[256];
+    MfsaH5ErrorString(h5msg, sizeof(h5msg));
+    MfsaFormat(msg, len, "checkpoint %s: cannot open it (%s): corrupt or truncated", path, h5msg);
+    return PETSC_ERR_FILE_UNEXPECTED;
+  }
+  code = MfsaCheckpointValidateFile(file, path, prov, N, msg, len);
+  H5Fclose(file);
   H5Eclear2(H5E_DEFAULT);
   return code;
 }
@@ -493,10 +668,12 @@ PetscErrorCode MfsaCheckpointRestore(MfsaOutput out, const char *spec, Vec X, Mf
   PetscCallMPI(MPI_Bcast(&code, 1, MPI_INT, 0, out->comm));
   if (code == -1) {
     *found = PETSC_FALSE;
+    PetscCall(MfsaOutputFinishOverwrite(out)); /* a fresh start: -out_overwrite applies now */
     PetscFunctionReturn(0);
   }
   PetscCall(MfsaBcastError(out->comm, &code, msg, sizeof(msg)));
   PetscCheck(!code, out->comm, code, "%s", msg);
+  PetscCall(MfsaOutputFinishOverwrite(out)); /* validated: only now may -out_overwrite remove old output */
   PetscCallMPI(MPI_Bcast(path, sizeof(path), MPI_CHAR, 0, out->comm));
 
   /* every rank reads its own rows: any rank count */

@@ -5,12 +5,15 @@
 #define _POSIX_C_SOURCE 200809L
 #include "output.h"
 #include "h5_util.h"
+#include "input_check.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #define MSG_LEN (2 * PETSC_MAX_PATH_LEN)
+
+static PetscInt64 FirstNonFinite(const PetscReal *a, PetscInt64 count, PetscInt64 offset, PetscInt64 none);
 
 typedef struct {
   char  *buf;
@@ -73,56 +76,38 @@ static void FormatDims(char *buf, size_t len, int rank, const hsize_t *dims)
   for (int r = 0; r < rank && used < len; r++) used += (size_t)MfsaFormat(buf + used, len - used, "%s%llu", r ? " x " : "", (unsigned long long)dims[r]);
 }
 
-/* Rank 0: opens `file` serially and checks that `dataset` is a numeric dataset of the
- * expected shape (rank < 0: any shape; the shape found is returned in found_dims when
- * non-NULL). Returns a PETSc error code (0 = fine) with a user-facing message. */
-static PetscErrorCode CheckDatasetShape(const char *optname, const char *file, const char *dataset, int rank, const hsize_t *expect, const char *expect_names, const char *fix, char *msg, size_t len, int *found_rank, hsize_t *found_dims)
+PetscErrorCode MfsaH5CheckDataset(hid_t fid, const char *optname, const char *file, const char *dataset, int rank, const hsize_t *expect, const char *expect_names, const char *fix, char *msg, size_t len, int *found_rank, hsize_t *found_dims)
 {
-  hid_t          fid = -1, did = -1, space = -1, type = -1;
-  htri_t         is_h5;
+  hid_t          did = -1, space = -1, type = -1;
   int            frank;
   hsize_t        dims[H5S_MAX_RANK];
   char           found[256], wanted[256], contents[512];
+  H5T_class_t    cls;
   PetscErrorCode code = 0;
 
-  if (access(file, R_OK)) {
-    MfsaFormat(msg, len, "%s %s: cannot read the file (%s)", optname, file, strerror(errno));
-    return PETSC_ERR_FILE_OPEN;
-  }
-  is_h5 = H5Fis_hdf5(file);
-  (void)H5Eclear2(H5E_DEFAULT);
-  if (is_h5 <= 0) {
-    MfsaFormat(msg, len, "%s %s: not an HDF5 file", optname, file);
-    return PETSC_ERR_FILE_UNEXPECTED;
-  }
-  if ((fid = OpenSerial(file)) < 0) {
-    MfsaH5ErrorString(found, sizeof(found));
-    MfsaFormat(msg, len, "%s %s: cannot open the HDF5 file (%s)", optname, file, found);
-    return PETSC_ERR_FILE_OPEN;
-  }
-  if (!PathExists(fid, dataset)) {
+  if (!dataset || !dataset[0] || !PathExists(fid, dataset)) {
     DescribeContents(fid, contents, sizeof(contents));
-    MfsaFormat(msg, len, "%s %s: no dataset %s in the file (datasets found: %s)", optname, file, dataset, contents);
+    MfsaFormat(msg, len, "%s %s: no dataset %s in the file (datasets found: %s)", optname, file, dataset ? dataset : "(none)", contents);
     code = PETSC_ERR_FILE_UNEXPECTED;
     goto done;
   }
   if ((did = H5Dopen2(fid, dataset, H5P_DEFAULT)) < 0) {
-    (void)H5Eclear2(H5E_DEFAULT);
     MfsaFormat(msg, len, "%s %s: %s is not a dataset", optname, file, dataset);
     code = PETSC_ERR_FILE_UNEXPECTED;
     goto done;
   }
   type = H5Dget_type(did);
-  if (type < 0 || (H5Tget_class(type) != H5T_FLOAT && H5Tget_class(type) != H5T_INTEGER)) {
-    (void)H5Eclear2(H5E_DEFAULT);
-    MfsaFormat(msg, len, "%s %s: dataset %s is not numeric (expected float64 values)", optname, file, dataset);
+  cls  = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
+  /* integers and floats of any width convert to float64; strings, compounds, arrays, ... do not */
+  if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
+    MfsaFormat(msg, len, "%s %s: dataset %s is not numeric (%s; expected float64 values)", optname, file, dataset,
+               cls == H5T_STRING ? "strings" : cls == H5T_COMPOUND ? "a compound type" : cls == H5T_ARRAY ? "an array type" : cls == H5T_ENUM ? "an enum" : "an unsupported type");
     code = PETSC_ERR_FILE_UNEXPECTED;
     goto done;
   }
   space = H5Dget_space(did);
   frank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
   if (frank < 0 || frank > H5S_MAX_RANK || H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
-    (void)H5Eclear2(H5E_DEFAULT);
     MfsaFormat(msg, len, "%s %s: cannot read the shape of dataset %s", optname, file, dataset);
     code = PETSC_ERR_FILE_READ;
     goto done;
@@ -143,7 +128,64 @@ done:
   if (type >= 0) H5Tclose(type);
   if (space >= 0) H5Sclose(space);
   if (did >= 0) H5Dclose(did);
-  if (fid >= 0) H5Fclose(fid);
+  (void)H5Eclear2(H5E_DEFAULT);
+  return code;
+}
+
+PetscErrorCode MfsaH5CheckValues(hid_t fid, const char *optname, const char *file, const char *dataset, PetscInt64 count, PetscInt64 ncols, double *buf, char *msg, size_t len)
+{
+  hid_t      did;
+  PetscInt64 bad;
+  herr_t     r;
+  char       h5[256];
+
+  if ((did = H5Dopen2(fid, dataset, H5P_DEFAULT)) < 0) {
+    MfsaH5ErrorString(h5, sizeof(h5));
+    MfsaFormat(msg, len, "%s %s: cannot open dataset %s (%s)", optname, file, dataset, h5);
+    return PETSC_ERR_FILE_READ;
+  }
+  r = H5Dread(did, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+  H5Dclose(did);
+  if (r < 0) {
+    MfsaH5ErrorString(h5, sizeof(h5));
+    MfsaFormat(msg, len, "%s %s: cannot read dataset %s (%s)", optname, file, dataset, h5);
+    return PETSC_ERR_FILE_READ;
+  }
+  bad = FirstNonFinite(buf, count, 0, count);
+  if (bad < count) {
+    MfsaFormat(msg, len, "%s %s: dataset %s has a non-finite value (NaN or Inf) in row %" PetscInt64_FMT ", column %" PetscInt64_FMT " (0-based); fix the file", optname, file, dataset, bad / ncols, bad % ncols);
+    return PETSC_ERR_FILE_UNEXPECTED;
+  }
+  return 0;
+}
+
+/* Rank 0: opens `file` serially and checks that `dataset` is a numeric dataset of the
+ * expected shape (rank < 0: any shape; the shape found is returned in found_dims when
+ * non-NULL). Returns a PETSc error code (0 = fine) with a user-facing message. */
+static PetscErrorCode CheckDatasetShape(const char *optname, const char *file, const char *dataset, int rank, const hsize_t *expect, const char *expect_names, const char *fix, char *msg, size_t len, int *found_rank, hsize_t *found_dims)
+{
+  hid_t          fid;
+  htri_t         is_h5;
+  char           found[256];
+  PetscErrorCode code;
+
+  if (access(file, R_OK)) {
+    MfsaFormat(msg, len, "%s %s: cannot read the file (%s)", optname, file, strerror(errno));
+    return PETSC_ERR_FILE_OPEN;
+  }
+  is_h5 = H5Fis_hdf5(file);
+  (void)H5Eclear2(H5E_DEFAULT);
+  if (is_h5 <= 0) {
+    MfsaFormat(msg, len, "%s %s: not an HDF5 file", optname, file);
+    return PETSC_ERR_FILE_UNEXPECTED;
+  }
+  if ((fid = OpenSerial(file)) < 0) {
+    MfsaH5ErrorString(found, sizeof(found));
+    MfsaFormat(msg, len, "%s %s: cannot open the HDF5 file (%s)", optname, file, found);
+    return PETSC_ERR_FILE_OPEN;
+  }
+  code = MfsaH5CheckDataset(fid, optname, file, dataset, rank, expect, expect_names, fix, msg, len, found_rank, found_dims);
+  H5Fclose(fid);
   (void)H5Eclear2(H5E_DEFAULT);
   return code;
 }
@@ -244,7 +286,7 @@ PetscErrorCode MfsaReadRows(MPI_Comm comm, const char *optname, const char *file
 
   bad = FirstNonFinite(x, (PetscInt64)nloc * d, (PetscInt64)lo * d, none);
   PetscCall(MPIU_Allreduce(&bad, &firstbad, 1, MPIU_INT64, MPI_MIN, comm));
-  PetscCheck(firstbad == none, comm, PETSC_ERR_FP, "%s %s: dataset %s has a non-finite value (NaN or Inf) in row %" PetscInt64_FMT ", column %" PetscInt64_FMT " (0-based); fix the file", optname, file, dataset, firstbad / d, firstbad % d);
+  PetscCheck(firstbad == none, comm, PETSC_ERR_FILE_UNEXPECTED, "%s %s: dataset %s has a non-finite value (NaN or Inf) in row %" PetscInt64_FMT ", column %" PetscInt64_FMT " (0-based); fix the file", optname, file, dataset, firstbad / d, firstbad % d);
   PetscFunctionReturn(0);
 }
 
@@ -291,6 +333,6 @@ PetscErrorCode MfsaReadArray3(MPI_Comm comm, const char *optname, const char *fi
   PetscCallMPI(MPI_Bcast(a, (PetscMPIInt)total, MPIU_REAL, 0, comm));
 
   bad = FirstNonFinite(a, total, 0, total);
-  PetscCheck(bad == total, comm, PETSC_ERR_FP, "%s %s: dataset %s has a non-finite value (NaN or Inf) at [%" PetscInt64_FMT "][%" PetscInt64_FMT "][%" PetscInt64_FMT "] (0-based); fix the file", optname, file, dataset, bad / ((PetscInt64)n1 * n2), (bad / n2) % n1, bad % n2);
+  PetscCheck(bad == total, comm, PETSC_ERR_FILE_UNEXPECTED, "%s %s: dataset %s has a non-finite value (NaN or Inf) at [%" PetscInt64_FMT "][%" PetscInt64_FMT "][%" PetscInt64_FMT "] (0-based); fix the file", optname, file, dataset, bad / ((PetscInt64)n1 * n2), (bad / n2) % n1, bad % n2);
   PetscFunctionReturn(0);
 }

@@ -28,9 +28,11 @@ PetscErrorCode MfsaOutputWriteRank0File(MfsaOutput out, const char *name, PetscE
       char       *specific = NULL;
       PetscErrorMessage(code, &text, &specific);
       MfsaFormat(msg, sizeof(msg), "-out %s: cannot write %s: %s", out->folder, tmp, specific && specific[0] ? specific : (text ? text : "HDF5 error"));
+      (void)remove(tmp); /* a half-written temporary helps nobody; the previous file is intact */
     } else if (rename(tmp, fname)) {
       code = PETSC_ERR_FILE_WRITE;
       MfsaFormat(msg, sizeof(msg), "-out %s: cannot rename %s to %s (%s)", out->folder, tmp, fname, strerror(errno));
+      (void)remove(tmp);
     }
   }
   PetscCall(MfsaBcastError(out->comm, &code, msg, sizeof(msg)));

@@ -7,9 +7,11 @@
 #include "output_impl.h"
 #include "h5_util.h"
 #include "provenance.h"
+#include "reliability.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Shared by every snapshot kind (see output_impl.h): one verdict for all ranks, so a bad
  * decomposition fails collectively instead of leaving ranks waiting in the HDF5 writes. */
@@ -162,13 +164,20 @@ PetscErrorCode MfsaOutputPublishSnapshot(MfsaOutput out, const MfsaSnapshotEntry
   PetscCall(MfsaPathJoin(out->comm, out->folder, name, fname, sizeof(fname)));
   PetscCall(PetscSNPrintf(tmpname, sizeof(tmpname), "%s.tmp", fname));
 
-  PetscCall(write(out, tmpname, ctx));
+  {
+    char what[MFSA_OUTPUT_NAME_MAX + 64];
+    MfsaFormat(what, sizeof(what), "snapshot %s (t = %.17g)", name, (double)entry->time);
+    /* a failed write (disk full, ulimit -f) removes the temporary and ends the run; the files
+     * published before and the index stay as they were */
+    PetscCall(MfsaCollectiveWrite(out, what, tmpname, write, ctx));
+  }
   /* H5Fclose is collective, but the barrier makes it explicit that no rank still writes
    * when rank 0 publishes the file under its real name. */
   PetscCallMPI(MPI_Barrier(out->comm));
   if (rank == 0 && rename(tmpname, fname)) {
     code = PETSC_ERR_FILE_WRITE;
     MfsaFormat(msg, sizeof(msg), "-out %s: cannot rename %s to %s (%s)", out->folder, tmpname, fname, strerror(errno));
+    (void)unlink(tmpname);
   }
   PetscCall(MfsaBcastError(out->comm, &code, msg, sizeof(msg)));
   PetscCheck(!code, out->comm, code, "%s", msg);

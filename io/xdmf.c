@@ -5,9 +5,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "output_impl.h"
 #include "h5_util.h"
+#include "reliability.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void WriteDataItem(FILE *fp, const char *indent, const char *dims, const char *type, const char *file, const char *dataset)
 {
@@ -109,11 +111,14 @@ PetscErrorCode MfsaOutputWriteXdmf(MfsaOutput out)
     int e;
     errno = 0;
     if ((e = WriteIndex(tmp, out->snaps, out->nsnap))) {
+      char cause[1024];
       code = PETSC_ERR_FILE_WRITE;
-      MfsaFormat(msg, sizeof(msg), "-out %s: cannot write the XDMF index %s (%s)", out->folder, tmp, strerror(e));
+      MfsaWriteFailureCause(out->folder, tmp, strerror(e), cause, sizeof(cause));
+      MfsaFormat(msg, sizeof(msg), "-out %s: cannot write the XDMF index %s: %s. The temporary file was removed; %s still lists the earlier snapshots", out->folder, tmp, cause, path);
     } else if (rename(tmp, path)) {
       code = PETSC_ERR_FILE_WRITE;
       MfsaFormat(msg, sizeof(msg), "-out %s: cannot rename %s to %s (%s)", out->folder, tmp, path, strerror(errno));
+      (void)unlink(tmp);
     }
   }
   PetscCall(MfsaBcastError(out->comm, &code, msg, sizeof(msg)));

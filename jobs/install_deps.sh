@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages mfsa needs that are not installed yet (root; skips what is
 # there, so a second run costs a second). Usage: jobs/install_deps.sh [--build-only]
-#   --build-only: compilers and libraries only (no Slurm, ParaView, Xvfb).
+#   --build-only: compilers and libraries only (no Slurm, ParaView, Xvfb, clang for fuzzing).
 set -euo pipefail
 build_pkgs=(openmpi-bin libopenmpi-dev libfftw3-dev libfftw3-mpi-dev libhdf5-openmpi-dev hdf5-tools
             petsc-dev pkg-config cmake make gcc python3-numpy python3-h5py python3-matplotlib)
 client_pkgs=(slurm-wlm munge paraview xvfb xauth)
+fuzz_pkgs=(clang libclang-rt-14-dev)   # the libFuzzer harnesses (libclang_rt.fuzzer for clang 14)
 pkgs=("${build_pkgs[@]}")
-[ "${1:-}" = "--build-only" ] || pkgs+=("${client_pkgs[@]}")
+[ "${1:-}" = "--build-only" ] || pkgs+=("${client_pkgs[@]}" "${fuzz_pkgs[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do

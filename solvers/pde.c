@@ -360,6 +360,26 @@ PetscErrorCode MfsaSolverCreate_Pde(MfsaSolver s)
   s->ops.output         = PdeOutput;
   s->ops.view           = PdeView;
   s->ops.destroy        = PdeDestroy;
+  s->ops.checkstate     = MfsaSolverCheckState_Pde;
   s->provenance.solver  = "pde";
+  PetscFunctionReturn(0);
+}
+
+/* Numerical faults of the density after a step (src/fault_check.h): a cell that is not finite;
+ * a cell negative beyond round-off where the scheme guarantees positivity (an SSP method, a
+ * limiter and -pde_cfl strictly below 1/2: at 1/2 a velocity that grows within the step may
+ * cross the bound; otherwise undershoots belong to the chosen scheme and show in the rho_min
+ * diagnostic only); a slice whose mass drifted, which every choice conserves to round-off. */
+PetscErrorCode MfsaSolverCheckState_Pde(MfsaSolver s, MfsaFault *f)
+{
+  Pde               *p = (Pde *)s->data;
+  const PetscScalar *rho;
+  PetscBool          ssp;
+
+  PetscFunctionBegin;
+  PetscCall(PetscObjectTypeCompare((PetscObject)s->ts, TSSSP, &ssp));
+  PetscCall(VecGetArrayRead(s->X, &rho));
+  PetscCall(MfsaFaultScanDensity(s->comm, rho, p->lo, p->nloc, p->M, 2 * PETSC_PI / p->M, p->mass0, (PetscBool)(ssp && p->limiter != LIMITER_NONE && p->cfl < 0.5), s->fault.negative_tol, s->fault.mass_tol, f));
+  PetscCall(VecRestoreArrayRead(s->X, &rho));
   PetscFunctionReturn(0);
 }

@@ -34,6 +34,7 @@ PetscErrorCode MfsaSolverCreate(AttnModel model, MfsaSolver *solver)
   PetscCall(PetscStrncpy(s->type, "particles", sizeof(s->type)));
   s->progress_interval = 30.0;
   s->checkpoint_final  = PETSC_TRUE;
+  MfsaFaultSpecDefaults(&s->fault);
   PetscCall(TSCreate(s->comm, &s->ts));
   PetscCall(TSSetProblemType(s->ts, TS_NONLINEAR));
   PetscCall(TSSetType(s->ts, TSRK));
@@ -77,6 +78,7 @@ PetscErrorCode MfsaSolverSetFromOptions(MfsaSolver s)
   PetscCall(PetscStrncpy(s->type, type, sizeof(s->type)));
   PetscCall((*create)(s));
   if (s->ops.setfromoptions) PetscCall((*s->ops.setfromoptions)(s, PetscOptionsObject));
+  PetscCall(MfsaFaultSetFromOptions(PetscOptionsObject, s->comm, s->type, &s->fault));
   PetscOptionsEnd();
 
   PetscCall(TSSetFromOptions(s->ts));
@@ -84,6 +86,7 @@ PetscErrorCode MfsaSolverSetFromOptions(MfsaSolver s)
   PetscCall(TSGetMaxTime(s->ts, &tmax));
   PetscCheck(PetscIsNormalReal(dt) && dt > 0, s->comm, PETSC_ERR_USER_INPUT, "-ts_dt must be a finite number > 0 (got %g)", (double)dt);
   PetscCheck(PetscIsNormalReal(tmax) && tmax > 0, s->comm, PETSC_ERR_USER_INPUT, "-ts_max_time must be a finite number > 0 (got %g)", (double)tmax);
+  if (s->fault.dt_min == 0) s->fault.dt_min = 1e-10 * dt; /* a collapse by ten orders of magnitude below the nominal step */
   PetscFunctionReturn(0);
 }
 

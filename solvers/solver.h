@@ -5,6 +5,7 @@
 #include <petscts.h>
 #include "model.h"
 #include "output.h"
+#include "fault_check.h"
 
 typedef struct _p_MfsaSolver *MfsaSolver;
 
@@ -17,6 +18,7 @@ typedef struct {
   PetscErrorCode (*setaux)(MfsaSolver, PetscInt, const PetscReal[]);
   PetscErrorCode (*output)(MfsaSolver, MfsaOutput, PetscInt step, PetscReal dt, PetscReal wall); /* snapshot + diagnostics at the TS's time */
   PetscErrorCode (*view)(MfsaSolver, PetscViewer);
+  PetscErrorCode (*checkstate)(MfsaSolver, MfsaFault *);            /* numerical faults of the state after a step (collective); may be NULL */
   PetscErrorCode (*destroy)(MfsaSolver);
 } MfsaSolverOps;
 
@@ -36,6 +38,7 @@ struct _p_MfsaSolver {
   PetscBool      checkpoint_final;  /* -checkpoint_final: one at the end of the run */
   char           stop_file[PETSC_MAX_PATH_LEN]; /* -checkpoint_stop_file (default <out>/mfsa.stop) */
   char           restart[PETSC_MAX_PATH_LEN];   /* -restart auto|<file> ("" = none) */
+  MfsaFaultSpec  fault;             /* -fault_*, -debug_inject_*: numerical fault detection (src/fault_check.h) */
 };
 
 PetscErrorCode MfsaSolverRegister(const char name[], PetscErrorCode (*create)(MfsaSolver));
@@ -47,11 +50,16 @@ PetscErrorCode MfsaSolverSetUp(MfsaSolver);
  * checkpoints. *stopped: it stopped early after a checkpoint (signal or stop file). */
 PetscErrorCode MfsaSolverSolve(MfsaSolver, MfsaOutput, PetscBool *stopped);
 PetscErrorCode MfsaSolverView(MfsaSolver, PetscViewer);
-/* SIGTERM/SIGUSR1 -> "checkpoint at the next step boundary and stop". Installed right after
- * PetscInitialize so that a signal during set-up is kept, not fatal. */
+/* SIGTERM/SIGUSR1 -> "checkpoint at the next step boundary and stop"; SIGXFSZ ignored (a file-size
+ * limit fails the write with EFBIG, reported by io/). Installed right after PetscInitialize so
+ * that a signal during set-up is kept, not fatal (and then also the error handler that names an
+ * option with an unparsable value, src/options_util.h). */
 PetscErrorCode MfsaInstallStopHandlers(void);
 PetscErrorCode MfsaSolverDestroy(MfsaSolver *);
 
 /* Solver types */
 PetscErrorCode MfsaSolverCreate_Particles(MfsaSolver);
 PetscErrorCode MfsaSolverCreate_Pde(MfsaSolver);
+/* checkstate ops of the solver types (appended to their files) */
+PetscErrorCode MfsaSolverCheckState_Particles(MfsaSolver, MfsaFault *);
+PetscErrorCode MfsaSolverCheckState_Pde(MfsaSolver, MfsaFault *);

@@ -2,9 +2,14 @@
  * is hit exactly (the clock is then snapped to the requested value, so snapshot times are
  * exact doubles k*out_dt), post-step retraction, output, rank-0 progress line, checkpoints
  * (every -checkpoint_dt of model time, every -checkpoint_wall minutes, on SIGTERM/SIGUSR1 or a
- * stop file, at the end) and restarts from them. */
+ * stop file, at the end) and restarts from them. Every accepted step is checked for numerical
+ * faults (src/fault_check.h) before anything is written from it: a fault stops the run with
+ * time, step and location, a fault report (io/fault_report.c), and the last good checkpoint and
+ * snapshots untouched; so does a step-size collapse of an adaptive or CFL-limited stepper. */
 #define _POSIX_C_SOURCE 200809L
 #include "solver.h"
+#include "fault_report.h"
+#include "options_util.h"
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,8 +29,21 @@ PetscErrorCode MfsaInstallStopHandlers(void)
   sigemptyset(&sa.sa_mask);
   /* replaces PETSc's handler for these two: they mean "checkpoint and stop", not "crash" */
   PetscCheck(!sigaction(SIGTERM, &sa, NULL) && !sigaction(SIGUSR1, &sa, NULL), PETSC_COMM_SELF, PETSC_ERR_SYS, "cannot install the SIGTERM/SIGUSR1 handlers");
+  /* A file-size limit (ulimit -f) kills the process with SIGXFSZ by default, mid-write and
+   * without a word. Ignored, the write fails with EFBIG instead and io/ reports it cleanly
+   * (the half-written file is a temporary that is removed; nothing published is touched). */
+  sa.sa_handler = SIG_IGN;
+  PetscCheck(!sigaction(SIGXFSZ, &sa, NULL), PETSC_COMM_SELF, PETSC_ERR_SYS, "cannot ignore SIGXFSZ");
+  /* the driver calls this right after PetscInitialize, before any option is parsed: the moment
+   * for the error handler that names an option with an unparsable value */
+  PetscCall(MfsaOptionsPushErrorAnnotator());
   PetscFunctionReturn(0);
 }
+
+/* What a fault message points the user to: the last checkpoint and snapshot written (or
+ * restored) by this run. */
+static PetscReal last_ckpt_time = -1, last_out_time = -1;
+static PetscInt  last_ckpt_step = -1;
 
 static PetscErrorCode WriteCheckpoint(MfsaSolver s, MfsaOutput out, PetscReal t, PetscInt step, PetscReal dt)
 {
@@ -40,6 +58,8 @@ static PetscErrorCode WriteCheckpoint(MfsaSolver s, MfsaOutput out, PetscReal t,
   st.naux = 0;
   if (s->ops.getaux) PetscCall((*s->ops.getaux)(s, &st.naux, st.aux));
   PetscCall(MfsaCheckpointWrite(out, s->X, &st, &s->provenance));
+  last_ckpt_time = t;
+  last_ckpt_step = step;
   PetscCall(MfsaCheckpointGetLastWrite(out, &seconds, &bytes));
   PetscCall(PetscPrintf(s->comm, "mfsa: checkpoint at t = %.10g, step %" PetscInt_FMT " (%.1f MB in %.3f s, %.0f MB/s)\n", (double)t, step, bytes / 1e6, (double)seconds, seconds > 0 ? bytes / 1e6 / seconds : 0.0));
   PetscFunctionReturn(0);
@@ -55,6 +75,75 @@ static PetscErrorCode Progress(MfsaSolver s, PetscInt step, PetscReal t, PetscRe
 
   PetscFunctionBegin;
   PetscCall(PetscPrintf(s->comm, "mfsa: step %8" PetscInt_FMT "  t = %-12.6g dt = %-10.4g wall %9.2f s  ETA %9.2f s\n", step, (double)t, (double)dt, (double)wall, (double)eta));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Output(MfsaSolver s, MfsaOutput out, PetscInt step, PetscReal dt, PetscReal wall)
+{
+  PetscFunctionBegin;
+  PetscCall((*s->ops.output)(s, out, step, dt, wall));
+  PetscCall(TSGetTime(s->ts, &last_out_time));
+  PetscFunctionReturn(0);
+}
+
+/* -debug_inject_nan_step: the fault a test needs, at a known step and place of the state. */
+static PetscErrorCode InjectFault(MfsaSolver s, PetscInt step)
+{
+  PetscInt N, idx = s->fault.inject_index;
+
+  PetscFunctionBegin;
+  PetscCall(VecGetSize(s->X, &N));
+  if (idx < 0) idx = N / 2;
+  PetscCheck(idx < N, s->comm, PETSC_ERR_USER_INPUT, "-debug_inject_index %" PetscInt_FMT " is outside the state vector (size %" PetscInt_FMT ")", idx, N);
+  {
+    PetscInt lo, hi;
+    PetscCall(VecGetOwnershipRange(s->X, &lo, &hi));
+    if (idx >= lo && idx < hi) PetscCall(VecSetValue(s->X, idx, s->fault.inject_value, INSERT_VALUES)); /* the owner only */
+    PetscCall(VecAssemblyBegin(s->X));
+    PetscCall(VecAssemblyEnd(s->X));
+  }
+  PetscCall(PetscPrintf(s->comm, "mfsa: -debug_inject_nan_step %" PetscInt_FMT ": state entry %" PetscInt_FMT " set to %g\n", step, idx, (double)s->fault.inject_value));
+  PetscFunctionReturn(0);
+}
+
+/* Stops the run on a fault: says what and where, writes the fault report, names what is
+ * intact, and fails on every rank with `code` (PETSC_ERR_FP for the state, PETSC_ERR_NOT_CONVERGED
+ * for a step-size collapse; the exit code of mfsa). Nothing of the faulty state reaches the
+ * snapshots or the checkpoints: this runs before the step's output. */
+static PetscErrorCode StopOnFault(MfsaSolver s, MfsaOutput out, PetscReal t, PetscInt step, const MfsaFault *f, PetscErrorCode code)
+{
+  PetscBool  pde, written;
+  char       what[1024], message[2048], where[2 * PETSC_MAX_PATH_LEN], ckpt[128] = "no checkpoint was written", snaps[128] = "the snapshots listed in mfsa.xmf";
+  const char *folder;
+
+  PetscFunctionBegin;
+  PetscCall(PetscStrcmp(s->type, "pde", &pde));
+  MfsaFaultDescribe(f, pde ? "slice" : "token", pde ? "angle" : "component", what, sizeof(what));
+  PetscCall(PetscSNPrintf(message, sizeof(message), "numerical fault at t = %.10g, step %" PetscInt_FMT ": %s", (double)t, step, what));
+  PetscCall(PetscPrintf(s->comm, "mfsa: %s\n", message));
+  PetscCall(MfsaOutputGetFolder(out, &folder));
+  PetscCall(MfsaFaultReportWrite(out, s->X, t, step, message, &s->provenance, &written, where, sizeof(where)));
+  if (last_ckpt_step >= 0) PetscCall(PetscSNPrintf(ckpt, sizeof(ckpt), "the last checkpoint (t = %.10g, step %" PetscInt_FMT ")", (double)last_ckpt_time, last_ckpt_step));
+  if (last_out_time >= 0) PetscCall(PetscSNPrintf(snaps, sizeof(snaps), "the snapshots up to t = %.10g", (double)last_out_time));
+  SETERRQ(s->comm, code, "mfsa: %s. The run stops. Intact in %s/: %s; %s. %s %s. %s", message, folder, snaps, ckpt, written ? "The faulty state is in" : "No fault report:", where,
+          f->kind == MFSA_FAULT_COLLAPSE || f->kind == MFSA_FAULT_REJECTED ? "The solution may blow up here; check the model (beta, V, -attn_norm) or lower -fault_dt_min" : "Try a smaller -ts_dt or an adaptive stepper (-ts_rk_type 5dp -ts_adapt_type basic), or check the model; continue from the checkpoint with -restart");
+}
+
+/* A fault of the state just computed (the solver's check, or time that did not advance). */
+static PetscErrorCode CheckStep(MfsaSolver s, MfsaOutput out, PetscReal t, PetscInt step, PetscReal h_taken)
+{
+  MfsaFault f;
+
+  PetscFunctionBegin;
+  f.kind = MFSA_FAULT_NONE;
+  if (s->ops.checkstate) PetscCall((*s->ops.checkstate)(s, &f));
+  if (f.kind) PetscCall(StopOnFault(s, out, t, step, &f, PETSC_ERR_FP));
+  if (!(h_taken > 0)) { /* t + h == t: the loop would never end */
+    f.kind  = MFSA_FAULT_COLLAPSE;
+    f.value = h_taken;
+    f.limit = s->fault.dt_min;
+    PetscCall(StopOnFault(s, out, t, step, &f, PETSC_ERR_NOT_CONVERGED));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -94,9 +183,11 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out, PetscBool *stopped)
     MfsaCheckpointState st;
     PetscCall(MfsaCheckpointRestore(out, s->restart, s->X, &st, &s->provenance, &restarted));
     if (restarted) {
-      t    = st.time;
-      step = st.step;
-      dt   = st.dt;
+      t              = st.time;
+      step           = st.step;
+      dt             = st.dt;
+      last_ckpt_time = t;
+      last_ckpt_step = step;
       PetscCall(TSSetTime(ts, t));
       PetscCall(TSSetStepNumber(ts, step));
       PetscCall(TSSetTimeStep(ts, dt));
@@ -114,7 +205,7 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out, PetscBool *stopped)
     PetscInt nsnap;
     PetscCall(MfsaOutputGetSnapshotCount(out, &nsnap));
     if (!restarted || !nsnap) { /* a restart's state at t is already in its output index */
-      PetscCall((*s->ops.output)(s, out, step, dt, 0.0));
+      PetscCall(Output(s, out, step, dt, 0.0));
       PetscCall(Progress(s, step, t, dt, tmax, 0.0));
     }
   }
@@ -136,6 +227,12 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out, PetscBool *stopped)
     if (t + h >= t_next - MFSA_TIME_EPS * h) {
       h       = t_next - t;
       clipped = PETSC_TRUE;
+    } else if (!(h >= s->fault.dt_min)) { /* the adaptor's or the CFL step, not an output clip */
+      MfsaFault f;
+      f.kind  = MFSA_FAULT_COLLAPSE;
+      f.value = h;
+      f.limit = s->fault.dt_min;
+      PetscCall(StopOnFault(s, out, t, step, &f, PETSC_ERR_NOT_CONVERGED));
     }
     const PetscReal t_before = t;
     PetscCall(TSSetTimeStep(ts, h));
@@ -143,12 +240,21 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out, PetscBool *stopped)
     {
       TSConvergedReason reason;
       PetscCall(TSGetConvergedReason(ts, &reason));
+      if (reason == TS_DIVERGED_STEP_REJECTED) { /* the adaptor shrank the step until it gave up */
+        MfsaFault f;
+        PetscCall(TSGetTimeStep(ts, &f.value));
+        f.kind  = MFSA_FAULT_REJECTED;
+        f.limit = s->fault.dt_min;
+        PetscCall(StopOnFault(s, out, t, step, &f, PETSC_ERR_NOT_CONVERGED));
+      }
       PetscCheck(reason >= 0, s->comm, PETSC_ERR_NOT_CONVERGED, "Time step %" PetscInt_FMT " at t = %g failed (%s); try a smaller -ts_dt or an adaptive -ts_rk_type 5dp -ts_adapt_type basic", step, (double)t, TSConvergedReasons[reason]);
     }
     if (s->ops.poststep) PetscCall((*s->ops.poststep)(s));
     PetscCall(TSGetStepNumber(ts, &step));
     PetscCall(TSGetTime(ts, &t));
     h_taken = t - t_before; /* what the state at t came from (rejected tries excluded) */
+    if (step == s->fault.inject_step) PetscCall(InjectFault(s, step));
+    PetscCall(CheckStep(s, out, t, step, h_taken)); /* before anything is written from this state */
     PetscCall(TSMonitor(ts, step, t, s->X));
     if (clipped) {
       PetscReal proposed;
@@ -163,7 +269,7 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out, PetscBool *stopped)
     }
     PetscCall(PetscTime(&now));
     if (t == t_next) {
-      PetscCall((*s->ops.output)(s, out, step, h_taken, (PetscReal)(now - t0)));
+      PetscCall(Output(s, out, step, h_taken, (PetscReal)(now - t0)));
       PetscCall(Progress(s, step, t, h_taken, tmax, now - t0));
       last_print = now - t0;
     } else if (progress_interval > 0 && now - t0 - last_print >= progress_interval) {
@@ -198,7 +304,7 @@ PetscErrorCode MfsaSolverSolve(MfsaSolver s, MfsaOutput out, PetscBool *stopped)
   }
   if (t < tmax) { /* stopped by -ts_max_steps: keep the last state too */
     PetscCall(PetscTime(&now));
-    PetscCall((*s->ops.output)(s, out, step, h_taken, (PetscReal)(now - t0)));
+    PetscCall(Output(s, out, step, h_taken, (PetscReal)(now - t0)));
     PetscCall(Progress(s, step, t, h_taken, tmax, now - t0));
   }
   if (s->checkpoint_final) {

@@ -1,6 +1,9 @@
-/* Options-database helpers: named choices with a clear error, and the rule that an option
- * nobody read is an error (a misspelled option must never be silently ignored). */
+/* Options-database helpers: named choices with a clear error, the rule that an option
+ * nobody read is an error (a misspelled option must never be silently ignored), and an error
+ * handler that names the option whose value PETSc could not parse. */
 #include "options_util.h"
+#include <stdio.h>
+#include <string.h>
 
 PetscErrorCode MfsaOptionsChoice(PetscOptionItems *PetscOptionsObject, const char *name, const char *help, const char *const *choices, PetscInt defidx, PetscInt *idx)
 {
@@ -50,5 +53,68 @@ PetscErrorCode MfsaOptionsCheckUnused(MPI_Comm comm)
   const PetscInt unused = N; /* LeftRestore resets N */
   PetscCall(PetscOptionsLeftRestore(NULL, &N, &names, &values));
   PetscCheck(unused == 0, comm, PETSC_ERR_USER_INPUT, "Unknown or unused option%s: %s. Check the spelling; run with -help to list every option and its default", unused > 1 ? "s" : "", list);
+  PetscFunctionReturn(0);
+}
+
+/* The value in PETSc's parse-error message: "Input string <v> has no ..." or "Unknown logical
+ * value: <v>". */
+static int ParseErrorValue(const char *mess, char *value, size_t len, const char **kind)
+{
+  const char *a, *b;
+  if ((a = strstr(mess, "Input string ")) && (b = strstr(a, " has no "))) {
+    a += strlen("Input string ");
+    *kind = strstr(b, "integer") ? "not an integer" : "not a real number";
+  } else if ((a = strstr(mess, "Unknown logical value: "))) {
+    a += strlen("Unknown logical value: ");
+    b    = a + strlen(a);
+    *kind = "not a boolean (use true|false, yes|no, 1|0)";
+  } else return 0;
+  snprintf(value, len, "%.*s", (int)(b - a), a);
+  return 1;
+}
+
+/* PETSc's parsers of option values say "Input string abc has no integer value" without naming
+ * the option; the traceback names only the object. Look the value up in the options database and
+ * name the option(s) that hold it, then hand over to PETSc's usual traceback. */
+static PetscErrorCode AnnotateParseError(MPI_Comm comm, int line, const char *fun, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
+{
+  char        value[256], names[512] = "", better[1024];
+  const char *kind;
+  char       *all = NULL;
+
+  if (p == PETSC_ERROR_INITIAL && fun && mess && !strncmp(fun, "PetscOptionsStringTo", 20) && ParseErrorValue(mess, value, sizeof(value), &kind) && !PetscOptionsGetAll(NULL, &all) && all) {
+    /* "-name value -name value ...": a name starts with '-' and is not a number */
+    char *save = NULL, *prev = NULL;
+    for (char *tok = strtok_r(all, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+      if (prev && !strcmp(tok, value) && strlen(names) + strlen(prev) + 3 < sizeof(names)) {
+        if (names[0]) strcat(names, ", ");
+        strcat(names, prev);
+      }
+      prev = (tok[0] == '-' && !(tok[1] >= '0' && tok[1] <= '9') && tok[1] != '.') ? tok : NULL;
+    }
+    (void)PetscFree(all);
+    if (names[0]) {
+      snprintf(better, sizeof(better), "Option %s: value '%s' is %s (%s)", names, value, kind, mess);
+      return PetscTraceBackErrorHandler(comm, line, fun, file, n, p, better, ctx);
+    }
+  }
+  return PetscTraceBackErrorHandler(comm, line, fun, file, n, p, mess, ctx);
+}
+
+PetscErrorCode MfsaOptionsPushErrorAnnotator(void)
+{
+  static PetscBool pushed = PETSC_FALSE;
+  PetscBool        initialized, set, other = PETSC_FALSE;
+  const char *const custom[] = {"-on_error_abort", "-on_error_attach_debugger", "-on_error_emacs", "-on_error_mpiabort", "-on_error_start_in_debugger", NULL};
+
+  PetscFunctionBegin;
+  PetscCall(PetscInitialized(&initialized));
+  if (pushed || !initialized) PetscFunctionReturn(0);
+  for (int k = 0; custom[k]; k++) { /* a user-chosen error handler stays in charge */
+    PetscCall(PetscOptionsHasName(NULL, NULL, custom[k], &set));
+    other = (PetscBool)(other || set);
+  }
+  if (!other) PetscCall(PetscPushErrorHandler(AnnotateParseError, NULL));
+  pushed = PETSC_TRUE;
   PetscFunctionReturn(0);
 }

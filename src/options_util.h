@@ -8,3 +8,7 @@
 PetscErrorCode MfsaOptionsChoice(PetscOptionItems *PetscOptionsObject, const char *name, const char *help, const char *const *choices, PetscInt defidx, PetscInt *idx);
 /* Error if the options database holds options nobody read (typos, wrong prefixes). */
 PetscErrorCode MfsaOptionsCheckUnused(MPI_Comm);
+/* Pushes (once, after PetscInitialize) an error handler that names the option whose value
+ * PETSc could not parse ("Option -n: value 'abc' is not an integer"), then prints PETSc's usual
+ * traceback. */
+PetscErrorCode MfsaOptionsPushErrorAnnotator(void);

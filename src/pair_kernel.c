@@ -28,6 +28,7 @@ const char *const PairPrecisionNames[] = {"double", "single", NULL};
 #undef PK_ULO
 #undef PK_KEYS
 #undef PK_UMAX
+#undef PK_CLAMP
 
 #define PK_REAL    float
 #define PK_NAME(x) x##Single
@@ -41,6 +42,7 @@ const char *const PairPrecisionNames[] = {"double", "single", NULL};
 #undef PK_ULO
 #undef PK_KEYS
 #undef PK_UMAX
+#undef PK_CLAMP
 
 void PairKernelExp(PetscInt n, const double *restrict x, double *restrict y)
 {

@@ -8,15 +8,15 @@
  *   PK_ULO        -1021 | -125               clamp of u (2^PK_ULO is a normal number)
  *   PK_KEYS(k)    k->x | k->xs               the key array of a PairKeys
  *
- * Online softmax with a lazily moved max (log2 units, u = log2(e) s - m):
- * a tile is summed in ONE pass with the query's current max m, tracking the largest u seen;
- * only if some u exceeded PK_UMAX (the weights 2^u would lose range) is the state rebased to
- * the tile's max and the tile summed again. Scores above the running max by up to 2^64 are
- * harmless (sums of at most n such terms stay far from overflow in double and, within a tile of
- * 256 keys, in float), so after the first tile of a query this almost never happens: one pass,
- * no separate max pass, no stored scores for d <= 4. The first key a query sees provides its
- * initial max. Small d keeps every component in registers; general d goes component by
- * component through a score buffer (unit-stride, vectorised loops). */
+ * Online softmax with a lazily moved max (log2 units, u = log2(e) s - m): for each query and
+ * tile, loop 1 computes u against the query's current max m (the shift rides on the score's FMA
+ * chain) with the tile's largest and smallest u; loop 2 sums 2^u and 2^u x_j. Only if some u
+ * exceeded PK_UMAX is the state rebased to the tile's max (and the stored u shifted): scores
+ * above the running max by up to 2^64 are harmless (sums of at most n such terms stay far from
+ * overflow in double and, within a tile of keys, in float), so after a query's first tile this
+ * almost never happens and no separate max pass is spent. The first key a query sees provides
+ * its initial max. Small d keeps every component in registers; general d goes component by
+ * component through the score buffer (unit-stride, vectorised loops). */
 
 #define PK_UMAX 64
 
@@ -42,10 +42,34 @@ static inline void PK_NAME(Rebase)(int d, double mnew, double *m, double *l, dou
   *m = mnew;
 }
 
+/* Clamp of u below (2^PK_ULO is the smallest weight: next to the max weight >= 1 it is
+ * nothing; below it the exponent assembly of PK_EXP2 would wrap). Only applied to tiles whose
+ * smallest u needs it; NaN scores are never clamped, so a NaN input yields a NaN result. */
+#define PK_CLAMP(u) ((u) < (PK_REAL)PK_ULO ? (PK_REAL)PK_ULO : (u))
+
+/* After pass 1 (u stored in s, their max and min known): if some u exceeded PK_UMAX (rare),
+ * move the max to the tile's and shift the stored u; clamp them if some fell below PK_ULO
+ * (tracking the min costs one vminpd per vector, the clamp two instructions, and most tiles
+ * need none). Returns the max to use for this tile. */
+static inline PK_REAL PK_NAME(MoveMax)(PetscInt len, PK_REAL *restrict s, PK_REAL mm, PK_REAL umax, PK_REAL umin)
+{
+  if (umax > (PK_REAL)PK_UMAX) {
+#pragma omp simd
+    for (PetscInt j = 0; j < len; j++) s[j] = PK_CLAMP(s[j] - umax);
+    return mm + umax;
+  }
+  if (!(umin >= (PK_REAL)PK_ULO)) {
+#pragma omp simd
+    for (PetscInt j = 0; j < len; j++) s[j] = PK_CLAMP(s[j]);
+  }
+  return mm;
+}
+
 /* One query (q already scaled by log2 e) against local keys [j0, j0+len), small constant D.
- * Two loops over the tile: scores (stored, L1-resident) then exp + sums. One fused loop would
- * be fewer instructions but one ~45-cycle dependency chain per vector, more than the out-of-order
- * window overlaps; split, each loop runs at its throughput. */
+ * Two loops over the tile: u = log2(e) s - m (stored in the L1-resident buffer s) then
+ * exp + sums. One fused loop would be fewer instructions but one ~45-cycle dependency
+ * chain per vector, more than the out-of-order window overlaps; split, each loop runs at
+ * its throughput. */
 static inline __attribute__((always_inline)) void PK_NAME(TileSmallD)(const int D, const PK_REAL *restrict q, const PK_REAL *restrict x, PetscInt ld, PetscInt j0, PetscInt len, PK_REAL *restrict s, double *restrict m, double *restrict l, double *restrict acc)
 {
   const PK_REAL *restrict x0 = x + j0;
@@ -55,26 +79,22 @@ static inline __attribute__((always_inline)) void PK_NAME(TileSmallD)(const int 
   const PK_REAL q0 = q[0], q1 = q[1], q2 = D > 2 ? q[2] : 0, q3 = D > 3 ? q[3] : 0;
   PK_REAL       mm = *m == -INFINITY ? PK_NAME(FirstScore)(D, q, x, ld, j0) : (PK_REAL)*m;
   const PK_REAL nm = -mm;
-  PK_REAL       umax = -INFINITY, ls = 0, a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  PK_REAL       umax = -INFINITY, umin = INFINITY, ls = 0, a0 = 0, a1 = 0, a2 = 0, a3 = 0;
 
-#pragma omp simd reduction(max : umax)
+#pragma omp simd reduction(max : umax) reduction(min : umin)
   for (PetscInt j = 0; j < len; j++) {
-    PK_REAL u = nm + q0 * x0[j] + q1 * x1[j]; /* one FMA chain: log2(e) s - m */
+    PK_REAL u = nm + q0 * x0[j] + q1 * x1[j]; /* one FMA chain */
     if (D > 2) u += q2 * x2[j];
     if (D > 3) u += q3 * x3[j];
-    s[j] = u;
     umax = u > umax ? u : umax;
+    umin = u < umin ? u : umin;
+    s[j] = u;
   }
-  if (umax > (PK_REAL)PK_UMAX) { /* rare: move the max to this tile's */
-#pragma omp simd
-    for (PetscInt j = 0; j < len; j++) s[j] -= umax;
-    mm = mm + umax;
-  }
+  mm = PK_NAME(MoveMax)(len, s, mm, umax, umin);
   PK_NAME(Rebase)(D, (double)mm, m, l, acc); /* no-op unless the max moved */
 #pragma omp simd reduction(+ : ls, a0, a1, a2, a3)
   for (PetscInt j = 0; j < len; j++) {
-    const PK_REAL u = s[j] < (PK_REAL)PK_ULO ? (PK_REAL)PK_ULO : s[j];
-    const PK_REAL e = PK_EXP2(u);
+    const PK_REAL e = PK_EXP2(s[j]);
     ls += e;
     a0 += e * x0[j];
     a1 += e * x1[j];
@@ -88,48 +108,65 @@ static inline __attribute__((always_inline)) void PK_NAME(TileSmallD)(const int 
   if (D > 3) acc[3] += a3;
 }
 
-/* General d: component-outer passes keep every loop unit-stride and vectorised. s: TILE scratch. */
+/* General d: component-outer sweeps keep every loop unit-stride and vectorised; four
+ * components per sweep so that the score buffer s (TILE scratch) is loaded and stored once per
+ * four multiply-adds, not once per one. */
 static void PK_NAME(TileGeneral)(int d, const PK_REAL *restrict q, const PK_REAL *restrict x, PetscInt ld, PetscInt j0, PetscInt len, PK_REAL *restrict s, double *restrict m, double *restrict l, double *restrict acc)
 {
   PK_REAL mm = *m == -INFINITY ? PK_NAME(FirstScore)(d, q, x, ld, j0) : (PK_REAL)*m;
-  PK_REAL umax;
+  PK_REAL umax = -INFINITY, umin = INFINITY, ls = 0;
+  int     c;
 
-  for (int pass = 0;; pass++) {
-    {
-      const PK_REAL *restrict xc = x + j0;
-      const PK_REAL nm = -mm, qc = q[0];
+  {
+    const PK_REAL nm = -mm;
 #pragma omp simd
-      for (PetscInt j = 0; j < len; j++) s[j] = nm + qc * xc[j];
-    }
-    for (int c = 1; c < d; c++) {
-      const PK_REAL *restrict xc = x + c * ld + j0;
-      const PK_REAL qc           = q[c];
-#pragma omp simd
-      for (PetscInt j = 0; j < len; j++) s[j] += qc * xc[j];
-    }
-    umax = -INFINITY;
-#pragma omp simd reduction(max : umax)
-    for (PetscInt j = 0; j < len; j++) umax = s[j] > umax ? s[j] : umax;
-    if (umax > (PK_REAL)PK_UMAX && pass == 0) {
-      mm = mm + umax;
-      continue;
-    }
-    break;
+    for (PetscInt j = 0; j < len; j++) s[j] = nm;
   }
+  for (c = 0; c + 4 <= d; c += 4) {
+    const PK_REAL *restrict xa = x + c * ld + j0, *restrict xb = xa + ld, *restrict xc = xb + ld, *restrict xd = xc + ld;
+    const PK_REAL qa = q[c], qb = q[c + 1], qc = q[c + 2], qd = q[c + 3];
+#pragma omp simd
+    for (PetscInt j = 0; j < len; j++) s[j] += qa * xa[j] + qb * xb[j] + qc * xc[j] + qd * xd[j];
+  }
+  for (; c < d; c++) {
+    const PK_REAL *restrict xa = x + c * ld + j0;
+    const PK_REAL qa           = q[c];
+#pragma omp simd
+    for (PetscInt j = 0; j < len; j++) s[j] += qa * xa[j];
+  }
+#pragma omp simd reduction(max : umax) reduction(min : umin)
+  for (PetscInt j = 0; j < len; j++) {
+    umax = s[j] > umax ? s[j] : umax;
+    umin = s[j] < umin ? s[j] : umin;
+  }
+  mm = PK_NAME(MoveMax)(len, s, mm, umax, umin);
   PK_NAME(Rebase)(d, (double)mm, m, l, acc);
-  PK_REAL ls = 0;
 #pragma omp simd reduction(+ : ls)
   for (PetscInt j = 0; j < len; j++) {
-    const PK_REAL u = s[j] < (PK_REAL)PK_ULO ? (PK_REAL)PK_ULO : s[j];
-    s[j]            = PK_EXP2(u);
+    s[j] = PK_EXP2(s[j]);
     ls += s[j];
   }
   *l += ls;
-  for (int c = 0; c < d; c++) {
-    const PK_REAL *restrict xc = x + c * ld + j0;
+  for (c = 0; c + 4 <= d; c += 4) {
+    const PK_REAL *restrict xa = x + c * ld + j0, *restrict xb = xa + ld, *restrict xc = xb + ld, *restrict xd = xc + ld;
+    PK_REAL aa = 0, ab = 0, ac = 0, ad = 0;
+#pragma omp simd reduction(+ : aa, ab, ac, ad)
+    for (PetscInt j = 0; j < len; j++) {
+      aa += s[j] * xa[j];
+      ab += s[j] * xb[j];
+      ac += s[j] * xc[j];
+      ad += s[j] * xd[j];
+    }
+    acc[c] += aa;
+    acc[c + 1] += ab;
+    acc[c + 2] += ac;
+    acc[c + 3] += ad;
+  }
+  for (; c < d; c++) {
+    const PK_REAL *restrict xa = x + c * ld + j0;
     PK_REAL a                  = 0;
 #pragma omp simd reduction(+ : a)
-    for (PetscInt j = 0; j < len; j++) a += s[j] * xc[j];
+    for (PetscInt j = 0; j < len; j++) a += s[j] * xa[j];
     acc[c] += a;
   }
 }

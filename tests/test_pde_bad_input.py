@@ -5,8 +5,9 @@ usage: test_pde_bad_input.py NPROCS
 
 A sentinel output folder is prepared by a good PDE run plus a user file. Every bad case runs
 with `-out SENTINEL_COPY -out_overwrite` (its own byte-for-byte copy, so cases run 4 at a
-time); required for each case: exit code != 0 (no time-out), stdout+stderr names the
-offending option or file (a regex per case), the folder is byte-identical afterwards.
+time); required for each case: exit code != 0 (no time-out), PETSc's error message (mfsa's text, without
+the option table) names the offending option or file (a regex per case), the folder is
+byte-identical afterwards (the run lock is gone again).
 Control: the base options succeed into a fresh folder.
 """
 import concurrent.futures
@@ -17,6 +18,7 @@ import sys
 import numpy as np
 import h5py
 import mfsa_testlib as L
+import faults_lib as F
 
 S, M = 4, 32
 BASE = L.PDE_BASE + ["-pde_slices", S, "-pde_angles", M, "-ts_dt", 0.01, "-ts_max_time", 0.05]
@@ -100,9 +102,10 @@ def body(chk, nprocs):
         results = list(pool.map(lambda job: L.run_mfsa(nprocs, BASE + job[1], timeout=90), jobs))
     for (name, extra, pattern, mine), r in zip(jobs, results):
         diff = L.tree_diff(before, L.folder_tree(mine))
-        msg_ok = re.search(pattern, r.output) is not None
-        lines = [l for l in r.output.splitlines() if l.strip() and "------" not in l]
-        shown = next((l.strip() for l in lines if re.search(pattern, l)), lines[0].strip() if lines else "")
+        msg = F.petsc_message(r.output)  # mfsa's text, not the option table that repeats every option
+        msg_ok = re.search(pattern, msg) is not None
+        lines = [l for l in msg.splitlines() if l.strip()]
+        shown = next((l.strip() for l in lines if re.search(pattern, l)), lines[-1].strip() if lines else "(no PETSc message)")
         ok = (r.rc != 0 and not r.timed_out) and msg_ok and not diff
         detail = f"{r.wall:.1f} s, rc={r.rc}{' TIMEOUT' if r.timed_out else ''}, message {'names' if msg_ok else 'does NOT name'} /{pattern}/: {shown[:160]!r}"
         if diff:

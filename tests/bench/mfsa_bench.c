@@ -1,235 +1,154 @@
-/* mfsa_bench: figures for the pair kernel and the particle solver (not a test: it prints).
- *   1. exp() throughput of the same vector exp the kernel uses (the bound), ns per exp;
- *   2. pair kernel, ns per pair per core (causal or not, d), and its ratio to the bound;
- *   3. one fixed-step RK4 particle step on 1 rank (rank 0 alone) and on all ranks: speedup;
- *   4. PDE right-hand sides per second (S x M grid, masked, beta = 4, Q = K = V = I: the
- *      rotation-invariant kernel) on 1 rank and on all ranks.
- * Times are the best of repeated runs (the least noisy estimate on a shared machine).
- * Usage: mfsa-mpiexec 2 mfsa_bench [-bench_n 16384] [-bench_d 3] [-bench_causal 1] [-bench_min_time 1] */
-#include <petscts.h>
-#include <math.h>
-#include "model.h"
-#include "pair_kernel.h"
-#include "rng.h"
-#include "solver.h"
+/* mfsa_bench: figures for the pair kernel, the particle and PDE solvers and snapshot output
+ * (not a test: it prints; tests/bench/suite.py runs it for the whole suite). Each measurement
+ * runs on all ranks of the launch; the particle solver's own options (-particles_exchange,
+ * -precision, -attn_beta, ...) pass straight through to it.
+ *   -bench_what exp,kernel,step,pde,snapshot,velocity   (default exp,kernel,step,pde)
+ *     exp       exp-only bounds, ns/exp/core (bench_exp.c)
+ *     kernel    ns/pair/core of one velocity evaluation for each -bench_dims x -bench_masks
+ *     step      seconds per RK4 particle step (n = -bench_n, d = -bench_d, -bench_mask)
+ *     pde       PDE right-hand sides per second (-bench_pde_slices x -bench_pde_angles)
+ *     snapshot  snapshot write MB/s (n = -bench_snapshot_n tokens) into -out
+ *     velocity  writes x and x' = f(x) of the configured run to -bench_velocity_out (raw float64)
+ *   -bench_jobs "what [-option value ...]; what [...]; ..."   instead of -bench_what: several
+ *     measurements with their own options in ONE launch (an MPI launch costs seconds here). Each
+ *     job's options are set for that job only, must all be used by it, and are then removed.
+ * Timing: best of runs during -bench_min_time s and at least -bench_min_reps runs, after one
+ * untimed run unless -bench_warmup 0. -bench_json: one "BENCH {json}" line per figure, with
+ * the job's -bench_tag in it.
+ * Usage: mfsa-mpiexec 2 mfsa_bench [-bench_n 16384] [-bench_d 3] [-bench_mask causal] */
+#include "bench.h"
+#include "options_util.h"
+#include <ctype.h>
 
-#pragma omp declare simd notinbranch
-extern double exp(double);
+typedef struct {
+  PetscInt    n, d, S, M, snap_n, dims[8], ndims, nmasks;
+  char       *masks[4];
+  char        mask[16], velocity_out[PETSC_MAX_PATH_LEN];
+  PetscBool   pde_general;
+  BenchTiming tm;
+} BenchConfig;
 
-/* libmvec's exp (which gcc calls from `omp simd` loops) or the kernel's own inlined exp */
-static PetscErrorCode ExpBound(PetscBool kernel_exp, double min_time, double *ns_per_exp)
+/* The bench's own options, from the database as it is now (command line + the current job). */
+static PetscErrorCode ReadConfig(BenchConfig *c)
 {
-  const int      N = 4096;
-  double        *a, *b, sink = 0;
-  PetscLogDouble t0, t1;
-  long           reps = 0;
+  PetscBool set;
 
   PetscFunctionBegin;
-  PetscCall(PetscMalloc2(N, &a, N, &b));
-  for (int i = 0; i < N; i++) a[i] = -10.0 * i / N;
-  PetscCall(PetscTime(&t0));
-  do {
-    if (kernel_exp) PairKernelExp(N, a, b);
-    else {
-#pragma omp simd
-      for (int i = 0; i < N; i++) b[i] = exp(a[i]);
-    }
-    sink += b[reps % N];
-    reps++;
-    PetscCall(PetscTime(&t1));
-  } while (t1 - t0 < min_time);
-  *ns_per_exp = 1e9 * (t1 - t0) / ((double)reps * N);
-  if (sink == 42.0) PetscCall(PetscPrintf(PETSC_COMM_SELF, " "));
-  PetscCall(PetscFree2(a, b));
-  PetscFunctionReturn(0);
-}
-
-static PetscErrorCode KernelTime(PetscInt n, PetscInt d, PetscBool causal, double min_time, double *ns_per_pair)
-{
-  double        *q, *mean, *logz, *keystore;
-  PetscInt      *klim;
-  PairKeys       keys;
-  PetscLogDouble t0, t1;
-  long           reps  = 0;
-  double         pairs = causal ? 0.5 * (double)n * (n + 1) : (double)n * n;
-
-  PetscFunctionBegin;
-  PetscCall(PetscMalloc4(n * d, &q, n * d, &mean, n, &logz, n, &klim));
-  PetscCall(PairKeysAllocate(n, d, &keys, &keystore));
-  for (PetscInt i = 0; i < n; i++) {
-    double x[256], norm = 0;
-    MfsaRandomNormals(1, 1, (uint64_t)i, (int)d, x);
-    for (PetscInt a = 0; a < d; a++) norm += x[a] * x[a];
-    for (PetscInt a = 0; a < d; a++) {
-      keystore[a * keys.ld + i] = x[a] / sqrt(norm);
-      q[i * d + a]              = x[a] / sqrt(norm); /* beta = 1, B = I on the sphere */
-    }
-    klim[i] = causal ? i + 1 : n;
+  for (PetscInt m = 0; m < c->nmasks; m++) PetscCall(PetscFree(c->masks[m]));
+  c->n = 16384, c->d = 3, c->S = 1024, c->M = 1024, c->snap_n = 1 << 20;
+  c->ndims = 8, c->nmasks = 4;
+  c->pde_general = PETSC_FALSE;
+  c->tm          = (BenchTiming){1.0, 3, PETSC_TRUE, c->tm.json, ""};
+  PetscCall(PetscStrncpy(c->mask, "causal", sizeof(c->mask)));
+  c->velocity_out[0] = 0;
+  PetscOptionsBegin(PETSC_COMM_WORLD, NULL, "mfsa benchmark", NULL);
+  PetscCall(PetscOptionsInt("-bench_n", "Tokens (kernel, step)", NULL, c->n, &c->n, NULL));
+  PetscCall(PetscOptionsInt("-bench_d", "Dimension (step, snapshot)", NULL, c->d, &c->d, NULL));
+  PetscCall(PetscOptionsString("-bench_mask", "Mask of the step measurement (none|causal)", NULL, c->mask, c->mask, sizeof(c->mask), NULL));
+  c->dims[0] = c->d;
+  PetscCall(PetscOptionsIntArray("-bench_dims", "Dimensions of the kernel measurement (default -bench_d)", NULL, c->dims, &c->ndims, &set));
+  if (!set) c->ndims = 1;
+  PetscCall(PetscOptionsStringArray("-bench_masks", "Masks of the kernel measurement (default -bench_mask)", NULL, c->masks, &c->nmasks, &set));
+  if (!set) {
+    c->nmasks = 1;
+    PetscCall(PetscStrallocpy(c->mask, &c->masks[0]));
   }
-  double         best = 1e300, start;
-  PetscCall(PetscTime(&start));
-  do { /* best of repeated runs: the least noisy estimate on a shared machine */
-    PetscCall(PetscTime(&t0));
-    PetscCall(PairKernelApply(&keys, n, q, klim, mean, logz));
-    reps++;
-    PetscCall(PetscTime(&t1));
-    best = PetscMin(best, t1 - t0);
-  } while (t1 - start < min_time || reps < 3);
-  *ns_per_pair = 1e9 * best / pairs;
-  PetscCall(PairKeysFree(&keystore));
-  PetscCall(PetscFree4(q, mean, logz, klim));
+  PetscCall(PetscOptionsReal("-bench_min_time", "Seconds per measurement", NULL, c->tm.min_time, &c->tm.min_time, NULL));
+  PetscCall(PetscOptionsInt("-bench_min_reps", "Timed runs per measurement, at least", NULL, c->tm.min_reps, &c->tm.min_reps, NULL));
+  PetscCall(PetscOptionsBool("-bench_warmup", "One untimed run before timing", NULL, c->tm.warmup, &c->tm.warmup, NULL));
+  PetscCall(PetscOptionsBool("-bench_json", "Also print one BENCH {json} line per figure", NULL, c->tm.json, &c->tm.json, NULL));
+  PetscCall(PetscOptionsString("-bench_tag", "Label copied into the JSON lines (which job a figure belongs to)", NULL, c->tm.tag, c->tm.tag, sizeof(c->tm.tag), NULL));
+  PetscCall(PetscOptionsInt("-bench_pde_slices", "PDE slices S", NULL, c->S, &c->S, NULL));
+  PetscCall(PetscOptionsInt("-bench_pde_angles", "PDE angles M", NULL, c->M, &c->M, NULL));
+  PetscCall(PetscOptionsBool("-bench_pde_general", "PDE with random Q, K, V (the general double-series kernel) instead of identity", NULL, c->pde_general, &c->pde_general, NULL));
+  PetscCall(PetscOptionsInt("-bench_snapshot_n", "Tokens of the snapshot measurement", NULL, c->snap_n, &c->snap_n, NULL));
+  PetscCall(PetscOptionsString("-bench_velocity_out", "File for the velocity measurement", NULL, c->velocity_out, c->velocity_out, sizeof(c->velocity_out), NULL));
+  PetscOptionsEnd();
+  PetscCheck(c->n >= 1 && c->d >= 1 && c->snap_n >= 1 && c->tm.min_reps >= 1 && c->tm.min_time >= 0, PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "-bench_n, -bench_d, -bench_snapshot_n, -bench_min_reps must be >= 1 and -bench_min_time >= 0");
   PetscFunctionReturn(0);
 }
 
-/* Rank 0's clock decides for everybody: ranks must leave a timing loop together. */
-static PetscBool KeepGoing(MPI_Comm comm, double elapsed, double min_time, long reps)
+static PetscErrorCode RunOne(const char *what, BenchConfig *c)
 {
-  int go = (elapsed < min_time || reps < 3) ? 1 : 0;
-  MPI_Bcast(&go, 1, MPI_INT, 0, comm);
-  return go ? PETSC_TRUE : PETSC_FALSE;
-}
+  PetscBool is_exp, is_kernel, is_step, is_pde, is_snap, is_vel;
 
-/* Model + solver on `comm` from the options database, set up and ready to step. */
-static PetscErrorCode BuildSolver(MPI_Comm comm, AttnModel *model, MfsaSolver *solver)
-{
   PetscFunctionBegin;
-  PetscCall(AttnModelCreate(comm, model));
-  PetscCall(AttnModelSetFromOptions(*model));
-  PetscCall(AttnModelSetUp(*model));
-  PetscCall(MfsaSolverCreate(*model, solver));
-  PetscCall(MfsaSolverSetFromOptions(*solver));
-  PetscCall(MfsaSolverSetUp(*solver));
+  PetscCall(PetscStrcmp(what, "exp", &is_exp));
+  PetscCall(PetscStrcmp(what, "kernel", &is_kernel));
+  PetscCall(PetscStrcmp(what, "step", &is_step));
+  PetscCall(PetscStrcmp(what, "pde", &is_pde));
+  PetscCall(PetscStrcmp(what, "snapshot", &is_snap));
+  PetscCall(PetscStrcmp(what, "velocity", &is_vel));
+  if (is_exp) PetscCall(BenchExp(PETSC_COMM_WORLD, &c->tm));
+  else if (is_kernel) PetscCall(BenchKernel(PETSC_COMM_WORLD, &c->tm, c->n, c->ndims, c->dims, c->nmasks, c->masks));
+  else if (is_step) PetscCall(BenchStep(PETSC_COMM_WORLD, &c->tm, c->n, c->d, c->mask));
+  else if (is_pde) PetscCall(BenchPde(PETSC_COMM_WORLD, &c->tm, c->S, c->M, c->pde_general));
+  else if (is_snap) PetscCall(BenchSnapshot(PETSC_COMM_WORLD, &c->tm, c->snap_n, c->d));
+  else if (is_vel) {
+    PetscCheck(c->velocity_out[0], PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "velocity needs -bench_velocity_out <file>");
+    PetscCall(BenchVelocityDump(PETSC_COMM_WORLD, c->velocity_out));
+  } else SETERRQ(PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "mfsa_bench: unknown measurement '%s'; choose from exp, kernel, step, pde, snapshot, velocity", what);
   PetscFunctionReturn(0);
 }
 
-/* Seconds per RK4 step of the particle solver on `comm` (options from the database). */
-static PetscErrorCode StepTime(MPI_Comm comm, double min_time, double *seconds)
+/* One job "what -opt value ...": its options live in the database for this job only. */
+static PetscErrorCode RunJob(char *job, BenchConfig *c)
 {
-  AttnModel      model;
-  MfsaSolver     solver;
-  PetscLogDouble t0, t1;
-  long           reps = 0;
+  char *what, *opts, *tok, *save = NULL;
 
   PetscFunctionBegin;
-  PetscCall(BuildSolver(comm, &model, &solver));
-  PetscCall(TSStep(solver->ts)); /* warm-up */
-  double best = 1e300, start;
-  PetscCallMPI(MPI_Barrier(comm));
-  PetscCall(PetscTime(&start));
-  do { /* best of repeated steps, each timed between barriers (the slowest rank counts) */
-    PetscCallMPI(MPI_Barrier(comm));
-    PetscCall(PetscTime(&t0));
-    PetscCall(TSStep(solver->ts));
-    PetscCallMPI(MPI_Barrier(comm));
-    PetscCall(PetscTime(&t1));
-    reps++;
-    best = PetscMin(best, t1 - t0);
-  } while (KeepGoing(comm, t1 - start, min_time, reps));
-  *seconds = best;
-  PetscCall(MfsaSolverDestroy(&solver));
-  PetscCall(AttnModelDestroy(&model));
-  PetscFunctionReturn(0);
-}
-
-/* PDE right-hand-side evaluations per second on `comm` (options from the database). */
-static PetscErrorCode PdeRate(MPI_Comm comm, double min_time, double *rate)
-{
-  AttnModel      model;
-  MfsaSolver     solver;
-  Vec            F;
-  PetscLogDouble t0, t1;
-  double         best = 1e300, start;
-  long           reps = 0;
-
-  PetscFunctionBegin;
-  PetscCall(BuildSolver(comm, &model, &solver));
-  PetscCall(VecDuplicate(solver->X, &F));
-  PetscCallMPI(MPI_Barrier(comm));
-  PetscCall(PetscTime(&start));
-  do {
-    PetscCallMPI(MPI_Barrier(comm));
-    PetscCall(PetscTime(&t0));
-    PetscCall(TSComputeRHSFunction(solver->ts, 0.0, solver->X, F));
-    PetscCallMPI(MPI_Barrier(comm));
-    PetscCall(PetscTime(&t1));
-    reps++;
-    best = PetscMin(best, t1 - t0);
-  } while (KeepGoing(comm, t1 - start, min_time, reps));
-  *rate = 1.0 / best;
-  PetscCall(VecDestroy(&F));
-  PetscCall(MfsaSolverDestroy(&solver));
-  PetscCall(AttnModelDestroy(&model));
+  while (isspace((unsigned char)*job)) job++;
+  if (!*job) PetscFunctionReturn(0);
+  what = job;
+  opts = job;
+  while (*opts && !isspace((unsigned char)*opts)) opts++;
+  if (*opts) *opts++ = 0;
+  PetscCall(PetscOptionsInsertString(NULL, opts));
+  PetscCall(ReadConfig(c));
+  PetscCall(RunOne(what, c));
+  /* every option of the job must have been read by it (a misspelling must not go unnoticed),
+   * then it is removed so the next job starts from the command line's options */
+  for (tok = strtok_r(opts, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
+    PetscBool used;
+    if (tok[0] != '-' || !isalpha((unsigned char)tok[1])) continue; /* a value */
+    PetscCall(PetscOptionsUsed(NULL, tok + 1, &used)); /* the database keeps names without the dash */
+    PetscCheck(used, PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "-bench_jobs: option %s of job '%s' was not used by it; check the spelling", tok, what);
+    PetscCall(PetscOptionsClearValue(NULL, tok));
+  }
   PetscFunctionReturn(0);
 }
 
 int main(int argc, char **argv)
 {
-  PetscInt    n = 16384, d = 3, S = 1024, M = 1024;
-  double      rate1 = 0, rateP = 0;
-  PetscBool   pde_general = PETSC_FALSE;
-  PetscBool   causal = PETSC_TRUE;
-  PetscReal   min_time = 1.0;
-  PetscMPIInt rank, size;
-  double      ns_exp = 0, ns_libm = 0, ns_pair = 0, t1 = 0, tP = 0;
-  char        nstr[32];
-  MPI_Comm    self_comm;
+  BenchConfig c = {0};
+  char        jobs[8192] = "", *what[8];
+  PetscInt    nwhat      = 8;
+  PetscBool   has_jobs, has_what;
 
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  PetscCall(PetscInitialize(&argc, &argv, NULL, "mfsa benchmark program (see tests/bench/mfsa_bench.c)\n"));
   PetscOptionsBegin(PETSC_COMM_WORLD, NULL, "mfsa benchmark", NULL);
-  PetscCall(PetscOptionsInt("-bench_n", "Tokens", NULL, n, &n, NULL));
-  PetscCall(PetscOptionsInt("-bench_d", "Dimension", NULL, d, &d, NULL));
-  PetscCall(PetscOptionsBool("-bench_causal", "Causal mask", NULL, causal, &causal, NULL));
-  PetscCall(PetscOptionsReal("-bench_min_time", "Seconds per measurement", NULL, min_time, &min_time, NULL));
-  PetscCall(PetscOptionsInt("-bench_pde_slices", "PDE slices S", NULL, S, &S, NULL));
-  PetscCall(PetscOptionsInt("-bench_pde_angles", "PDE angles M", NULL, M, &M, NULL));
-  PetscCall(PetscOptionsBool("-bench_pde_general", "PDE with random Q, K, V (the general double-series kernel) instead of identity", NULL, pde_general, &pde_general, NULL));
+  PetscCall(PetscOptionsString("-bench_jobs", "Measurements with their own options: \"what -opt value ...; what ...\"", NULL, jobs, jobs, sizeof(jobs), &has_jobs));
+  PetscCall(PetscOptionsStringArray("-bench_what", "Measurements, comma-separated: exp,kernel,step,pde,snapshot,velocity", NULL, what, &nwhat, &has_what));
   PetscOptionsEnd();
-
-  if (rank == 0) {
-    PetscCall(ExpBound(PETSC_FALSE, min_time, &ns_libm));
-    PetscCall(ExpBound(PETSC_TRUE, min_time, &ns_exp));
-    PetscCall(KernelTime(n, d, causal, min_time, &ns_pair));
-    PetscCall(PetscPrintf(PETSC_COMM_SELF, "exp, libmvec vector exp:   %.3f ns/exp/core\n", ns_libm));
-    PetscCall(PetscPrintf(PETSC_COMM_SELF, "exp, the kernel's own exp: %.3f ns/exp/core (the exp-only bound)\n", ns_exp));
-    PetscCall(PetscPrintf(PETSC_COMM_SELF, "pair kernel: %.3f ns/pair/core (%s, d = %d, n = %d, double); exp-only bound / kernel = %.0f%%\n", ns_pair, causal ? "causal" : "unmasked", (int)d, (int)n, 100.0 * ns_exp / ns_pair));
+  PetscCheck(!(has_jobs && has_what), PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "give -bench_what or -bench_jobs, not both");
+  if (has_jobs) {
+    char *save = NULL;
+    for (char *job = strtok_r(jobs, ";", &save); job; job = strtok_r(NULL, ";", &save)) PetscCall(RunJob(job, &c));
+  } else {
+    if (!has_what) {
+      nwhat = 4;
+      PetscCall(PetscStrallocpy("exp", &what[0]));
+      PetscCall(PetscStrallocpy("kernel", &what[1]));
+      PetscCall(PetscStrallocpy("step", &what[2]));
+      PetscCall(PetscStrallocpy("pde", &what[3]));
+    }
+    PetscCall(ReadConfig(&c));
+    for (PetscInt w = 0; w < nwhat; w++) PetscCall(RunOne(what[w], &c));
+    for (PetscInt w = 0; w < nwhat; w++) PetscCall(PetscFree(what[w]));
   }
-  /* particle step: the same options for the 1-rank and the P-rank runs */
-  PetscCall(PetscSNPrintf(nstr, sizeof(nstr), "%d", (int)n));
-  PetscCall(PetscOptionsSetValue(NULL, "-n", nstr));
-  PetscCall(PetscSNPrintf(nstr, sizeof(nstr), "%d", (int)d));
-  PetscCall(PetscOptionsSetValue(NULL, "-attn_dim", nstr));
-  PetscCall(PetscOptionsSetValue(NULL, "-attn_mask", causal ? "causal" : "none"));
-  PetscCallMPI(MPI_Comm_split(PETSC_COMM_WORLD, rank == 0 ? 0 : MPI_UNDEFINED, 0, &self_comm));
-  if (rank == 0) {
-    PetscCall(StepTime(self_comm, min_time, &t1));
-    PetscCallMPI(MPI_Comm_free(&self_comm));
-  }
-  PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
-  PetscCall(StepTime(PETSC_COMM_WORLD, min_time, &tP));
-  /* PDE: the same comm split, masked, rotation-invariant kernel */
-  PetscCall(PetscSNPrintf(nstr, sizeof(nstr), "%d", (int)S));
-  PetscCall(PetscOptionsSetValue(NULL, "-pde_slices", nstr));
-  PetscCall(PetscSNPrintf(nstr, sizeof(nstr), "%d", (int)M));
-  PetscCall(PetscOptionsSetValue(NULL, "-pde_angles", nstr));
-  PetscCall(PetscOptionsSetValue(NULL, "-solver", "pde"));
-  PetscCall(PetscOptionsSetValue(NULL, "-attn_dim", "2"));
-  PetscCall(PetscOptionsSetValue(NULL, "-attn_beta", "4"));
-  PetscCall(PetscOptionsSetValue(NULL, "-attn_mask", "causal"));
-  PetscCall(PetscOptionsSetValue(NULL, "-pde_init", "vonmises"));
-  PetscCall(PetscOptionsSetValue(NULL, "-pde_init_vonmises_centers", "1"));
-  PetscCall(PetscOptionsSetValue(NULL, "-pde_init_vonmises_kappas", "2"));
-  if (pde_general) PetscCall(PetscOptionsSetValue(NULL, "-attn_qkv", "random"));
-  PetscCallMPI(MPI_Comm_split(PETSC_COMM_WORLD, rank == 0 ? 0 : MPI_UNDEFINED, 0, &self_comm));
-  if (rank == 0) {
-    PetscCall(PdeRate(self_comm, min_time, &rate1));
-    PetscCallMPI(MPI_Comm_free(&self_comm));
-  }
-  PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
-  PetscCall(PdeRate(PETSC_COMM_WORLD, min_time, &rateP));
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "PDE RHS (masked, %d x %d, beta = 4, %s kernel): 1 rank %.1f /s, %d ranks %.1f /s\n", (int)S, (int)M, pde_general ? "general (random Q, K, V)" : "rotation-invariant", rate1, size, rateP));
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "particle RK4 step (%s, d = %d, n = %d): 1 rank %.4f s, %d ranks %.4f s, speedup %.2fx (%.0f%% parallel efficiency)\n", causal ? "causal" : "unmasked", (int)d, (int)n, t1, size, tP, t1 / tP, 100.0 * t1 / tP / size));
+  /* a misspelled pass-through option (e.g. -precison single) must not go unnoticed */
+  PetscCall(MfsaOptionsCheckUnused(PETSC_COMM_WORLD));
+  for (PetscInt m = 0; m < c.nmasks; m++) PetscCall(PetscFree(c.masks[m]));
   PetscCall(PetscFinalize());
   return 0;
 }
