@@ -4,26 +4,7 @@
 #include <petscsys.h>
 #include "pair_kernel.h"
 #include "rng.h"
-
-static void BruteForce(PetscInt n, PetscInt d, const double *x /* row-major */, const double *q, PetscInt lim, double *mean, double *logz)
-{
-  long double mx = -INFINITY, z = 0, acc[64] = {0};
-  for (PetscInt j = 0; j < lim; j++) {
-    long double s = 0;
-    for (PetscInt a = 0; a < d; a++) s += (long double)q[a] * x[j * d + a];
-    if (s > mx) mx = s;
-  }
-  for (PetscInt j = 0; j < lim; j++) {
-    long double s = 0;
-    for (PetscInt a = 0; a < d; a++) s += (long double)q[a] * x[j * d + a];
-    const long double w = expl(s - mx);
-    z += w;
-    for (PetscInt a = 0; a < d; a++) acc[a] += w * x[j * d + a];
-  }
-  for (PetscInt a = 0; a < d; a++) mean[a] = (double)(acc[a] / z);
-  *logz = (double)(mx + logl(z));
-  (void)n;
-}
+#include "brute_softmax.h"
 
 /* Returns the worst relative error of mean (vs max |x|) and absolute error of log Z. */
 static PetscErrorCode Check(PetscInt n, PetscInt d, PetscBool causal, double beta, double radius, PetscBool sphere, double *err_mean, double *err_logz)
@@ -51,7 +32,7 @@ static PetscErrorCode Check(PetscInt n, PetscInt d, PetscBool causal, double bet
   for (PetscInt i = 0; i < n; i++)
     for (PetscInt a = 0; a < d; a++) xmax = PetscMax(xmax, fabs(x[i * d + a]));
   for (PetscInt i = 0; i < n; i++) {
-    BruteForce(n, d, x, q + i * d, klim[i], bm, &bl);
+    BruteSoftmax(d, x, q + i * d, klim[i], bm, &bl);
     for (PetscInt a = 0; a < d; a++) {
       if (!isfinite(mean[i * d + a])) *err_mean = INFINITY;
       *err_mean = PetscMax(*err_mean, fabs(mean[i * d + a] - bm[a]) / xmax);

@@ -32,29 +32,11 @@
 #include "pair_kernel.h"
 #include "pair_kernel_exp.h"
 #include "rng.h"
+#include "brute_softmax.h"
 #include <stdlib.h>
 #include <string.h>
 
 #define UF 5.9604644775390625e-08 /* 2^-24 */
-
-static void BruteForce(PetscInt d, const double *x /* row-major */, const double *q, PetscInt lim, double *mean, double *logz)
-{
-  long double mx = -INFINITY, z = 0, acc[64] = {0};
-  for (PetscInt j = 0; j < lim; j++) {
-    long double s = 0;
-    for (PetscInt a = 0; a < d; a++) s += (long double)q[a] * x[j * d + a];
-    if (s > mx) mx = s;
-  }
-  for (PetscInt j = 0; j < lim; j++) {
-    long double s = 0;
-    for (PetscInt a = 0; a < d; a++) s += (long double)q[a] * x[j * d + a];
-    const long double w = expl(s - mx);
-    z += w;
-    for (PetscInt a = 0; a < d; a++) acc[a] += w * x[j * d + a];
-  }
-  for (PetscInt a = 0; a < d; a++) mean[a] = (double)(acc[a] / z);
-  *logz = (double)(mx + logl(z));
-}
 
 /* Tokens: unit vectors (sphere) or Gaussians scaled to radius ~R. */
 static void Tokens(PetscInt n, PetscInt d, double radius, PetscBool sphere, uint64_t stream, double *x)
@@ -162,7 +144,7 @@ static PetscErrorCode Check(PetscInt n, PetscInt d, PetscBool causal, double bet
     for (PetscInt a = 0; a < d; a++) S += 1.4426950408889634 * fabs(q[i * d + a]) * X[a];
     rho = 0.6931471805599453 * (2.5 * d + 4) * UF * S + 4 * UF;
     gam = kt * UF / (1 - kt * UF);
-    BruteForce(d, x, q + i * d, klim[i], bm, &bl);
+    BruteSoftmax(d, x, q + i * d, klim[i], bm, &bl);
     for (PetscInt a = 0; a < d; a++) {
       const double e = fabs(mean[i * d + a] - bm[a]);
       *err_mean      = isfinite(mean[i * d + a]) ? PetscMax(*err_mean, e / xmax) : INFINITY;

@@ -22,6 +22,8 @@ typedef struct {
 PetscBool BenchKeepGoing(MPI_Comm comm, const BenchTiming *tm, double elapsed, long reps);
 /* Model + solver on `comm` from the options database, set up and ready to step. */
 PetscErrorCode BenchBuildSolver(MPI_Comm comm, AttnModel *model, MfsaSolver *solver);
+/* Best seconds of one RHS evaluation of the solver the options describe, and how many were timed. */
+PetscErrorCode BenchRhsTime(MPI_Comm comm, const BenchTiming *tm, double *seconds, long *nreps);
 /* Sets an integer / string in the options database (the solver reads them as usual). */
 PetscErrorCode BenchSetInt(const char *name, PetscInt value);
 /* Prints "BENCH " + the formatted JSON object (fmt starts with '{') with "tag" added, on rank 0 when tm->json. */

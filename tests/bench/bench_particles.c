@@ -26,39 +26,6 @@ static PetscErrorCode SetParticleModel(PetscInt n, PetscInt d, const char *mask)
   PetscFunctionReturn(0);
 }
 
-/* Best seconds of one RHS evaluation on `comm`, and how many were timed. */
-static PetscErrorCode RhsTime(MPI_Comm comm, const BenchTiming *tm, double *seconds, long *nreps)
-{
-  AttnModel      model;
-  MfsaSolver     solver;
-  Vec            F;
-  PetscLogDouble start, t0, t1;
-  double         best = 1e300;
-  long           reps = 0;
-
-  PetscFunctionBegin;
-  PetscCall(BenchBuildSolver(comm, &model, &solver));
-  PetscCall(VecDuplicate(solver->X, &F));
-  if (tm->warmup) PetscCall(TSComputeRHSFunction(solver->ts, 0.0, solver->X, F));
-  PetscCallMPI(MPI_Barrier(comm));
-  PetscCall(PetscTime(&start));
-  do {
-    PetscCallMPI(MPI_Barrier(comm));
-    PetscCall(PetscTime(&t0));
-    PetscCall(TSComputeRHSFunction(solver->ts, 0.0, solver->X, F));
-    PetscCallMPI(MPI_Barrier(comm));
-    PetscCall(PetscTime(&t1));
-    reps++;
-    best = PetscMin(best, t1 - t0);
-  } while (BenchKeepGoing(comm, tm, t1 - start, reps));
-  *seconds = best;
-  *nreps   = reps;
-  PetscCall(VecDestroy(&F));
-  PetscCall(MfsaSolverDestroy(&solver));
-  PetscCall(AttnModelDestroy(&model));
-  PetscFunctionReturn(0);
-}
-
 PetscErrorCode BenchKernel(MPI_Comm comm, const BenchTiming *tm, PetscInt n, PetscInt ndims, const PetscInt dims[], PetscInt nmasks, char *masks[])
 {
   PetscMPIInt size;
@@ -70,7 +37,7 @@ PetscErrorCode BenchKernel(MPI_Comm comm, const BenchTiming *tm, PetscInt n, Pet
       double seconds = 0, ns;
       long   reps    = 0;
       PetscCall(SetParticleModel(n, dims[k], masks[m]));
-      PetscCall(RhsTime(comm, tm, &seconds, &reps));
+      PetscCall(BenchRhsTime(comm, tm, &seconds, &reps));
       ns = 1e9 * seconds * size / Pairs(n, masks[m]);
       PetscCall(PetscPrintf(comm, "pair kernel (one velocity evaluation, %s, d = %" PetscInt_FMT ", n = %" PetscInt_FMT ", %d rank%s): %.4f s (best of %ld), %.3f ns/pair/core\n", masks[m], dims[k], n, size, size > 1 ? "s" : "", seconds, reps, ns));
       PetscCall(BenchJson(comm, tm, "{\"what\": \"kernel\", \"n\": %d, \"d\": %d, \"mask\": \"%s\", \"ranks\": %d, \"seconds\": %.6g, \"reps\": %ld, \"ns_per_pair_core\": %.6g}", (int)n, (int)dims[k], masks[m], size, seconds, reps, ns));

@@ -5,10 +5,6 @@
 
 PetscErrorCode BenchPde(MPI_Comm comm, const BenchTiming *tm, PetscInt S, PetscInt M, PetscBool general)
 {
-  AttnModel      model;
-  MfsaSolver     solver;
-  Vec            F;
-  PetscLogDouble start, t0, t1;
   PetscMPIInt    size;
   double         best = 1e300;
   long           reps = 0;
@@ -25,25 +21,9 @@ PetscErrorCode BenchPde(MPI_Comm comm, const BenchTiming *tm, PetscInt S, PetscI
   PetscCall(PetscOptionsSetValue(NULL, "-pde_init_vonmises_centers", "1"));
   PetscCall(PetscOptionsSetValue(NULL, "-pde_init_vonmises_kappas", "2"));
   PetscCall(PetscOptionsSetValue(NULL, "-attn_qkv", general ? "random" : "identity"));
-  PetscCall(BenchBuildSolver(comm, &model, &solver));
-  PetscCall(VecDuplicate(solver->X, &F));
-  if (tm->warmup) PetscCall(TSComputeRHSFunction(solver->ts, 0.0, solver->X, F));
-  PetscCallMPI(MPI_Barrier(comm));
-  PetscCall(PetscTime(&start));
-  do {
-    PetscCallMPI(MPI_Barrier(comm));
-    PetscCall(PetscTime(&t0));
-    PetscCall(TSComputeRHSFunction(solver->ts, 0.0, solver->X, F));
-    PetscCallMPI(MPI_Barrier(comm));
-    PetscCall(PetscTime(&t1));
-    reps++;
-    best = PetscMin(best, t1 - t0);
-  } while (BenchKeepGoing(comm, tm, t1 - start, reps));
+  PetscCall(BenchRhsTime(comm, tm, &best, &reps));
   PetscCall(PetscPrintf(comm, "PDE RHS (causal, %" PetscInt_FMT " x %" PetscInt_FMT ", beta = 4, %s kernel, %d rank%s): %.1f /s\n", S, M, general ? "general (random Q, K, V)" : "rotation-invariant", size, size > 1 ? "s" : "", 1.0 / best));
   PetscCall(BenchJson(comm, tm, "{\"what\": \"pde\", \"slices\": %d, \"angles\": %d, \"kernel\": \"%s\", \"ranks\": %d, \"seconds\": %.6g, \"reps\": %ld, \"rhs_per_s\": %.6g}", (int)S, (int)M, general ? "general" : "identity", size, best, reps, 1.0 / best));
-  PetscCall(VecDestroy(&F));
-  PetscCall(MfsaSolverDestroy(&solver));
-  PetscCall(AttnModelDestroy(&model));
   /* the next measurement in this run may be a particle one */
   PetscCall(PetscOptionsClearValue(NULL, "-solver"));
   PetscCall(PetscOptionsClearValue(NULL, "-attn_qkv"));

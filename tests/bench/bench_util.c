@@ -50,3 +50,35 @@ PetscErrorCode BenchJson(MPI_Comm comm, const BenchTiming *tm, const char *fmt, 
   PetscCall(PetscPrintf(PETSC_COMM_SELF, "BENCH {\"tag\": \"%s\", %s\n", tm->tag, line));
   PetscFunctionReturn(0);
 }
+
+PetscErrorCode BenchRhsTime(MPI_Comm comm, const BenchTiming *tm, double *seconds, long *nreps)
+{
+  AttnModel      model;
+  MfsaSolver     solver;
+  Vec            F;
+  PetscLogDouble start, t0, t1;
+  double         best = 1e300;
+  long           reps = 0;
+
+  PetscFunctionBegin;
+  PetscCall(BenchBuildSolver(comm, &model, &solver));
+  PetscCall(VecDuplicate(solver->X, &F));
+  if (tm->warmup) PetscCall(TSComputeRHSFunction(solver->ts, 0.0, solver->X, F));
+  PetscCallMPI(MPI_Barrier(comm));
+  PetscCall(PetscTime(&start));
+  do {
+    PetscCallMPI(MPI_Barrier(comm));
+    PetscCall(PetscTime(&t0));
+    PetscCall(TSComputeRHSFunction(solver->ts, 0.0, solver->X, F));
+    PetscCallMPI(MPI_Barrier(comm));
+    PetscCall(PetscTime(&t1));
+    reps++;
+    best = PetscMin(best, t1 - t0);
+  } while (BenchKeepGoing(comm, tm, t1 - start, reps));
+  *seconds = best;
+  *nreps   = reps;
+  PetscCall(VecDestroy(&F));
+  PetscCall(MfsaSolverDestroy(&solver));
+  PetscCall(AttnModelDestroy(&model));
+  PetscFunctionReturn(0);
+}

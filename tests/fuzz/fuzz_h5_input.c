@@ -157,8 +157,10 @@ static void AttrString(hid_t loc, const char *name, const char *v, Bytes *b)
   H5Tclose(type);
 }
 
-/* Dataset with the right shape and values unless the input says otherwise. */
-static void Doubles(hid_t loc, const char *name, int rank, const hsize_t *dims, const double *v, Bytes *b)
+/* Dataset of 8-byte elements (double or int64) with the right shape and values unless the
+ * input says otherwise: missing, of another shape/type (MakeDataset), or one element replaced by
+ * any 64-bit pattern (for doubles: NaN, Inf, huge, ...). */
+static void Typed8(hid_t loc, const char *name, hid_t filetype, hid_t memtype, int rank, const hsize_t *dims, const void *v, Bytes *b)
 {
   const unsigned how = Byte(b) % 16;
   hid_t          space, d;
@@ -171,13 +173,16 @@ static void Doubles(hid_t loc, const char *name, int rank, const hsize_t *dims, 
   }
   for (int r = 0; r < rank; r++) count *= dims[r];
   space = H5Screate_simple(rank, dims, NULL);
-  d     = H5Dcreate2(loc, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  d     = H5Dcreate2(loc, name, filetype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (d >= 0) {
-    double *w = malloc(sizeof(double) * (count ? count : 1));
+    uint64_t *w = malloc(8 * (count ? count : 1));
     if (w) {
-      memcpy(w, v, sizeof(double) * count);
-      if (how == 2 && count) w[Byte(b) % count] = Double(b);
-      (void)H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, w);
+      memcpy(w, v, 8 * count);
+      if (how == 2 && count) {
+        double x = Double(b);
+        memcpy(&w[Byte(b) % count], &x, 8);
+      }
+      (void)H5Dwrite(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, w);
     }
     free(w);
     H5Dclose(d);
@@ -185,36 +190,14 @@ static void Doubles(hid_t loc, const char *name, int rank, const hsize_t *dims, 
   H5Sclose(space);
 }
 
+static void Doubles(hid_t loc, const char *name, int rank, const hsize_t *dims, const double *v, Bytes *b)
+{
+  Typed8(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, rank, dims, v, b);
+}
+
 static void Int64s(hid_t loc, const char *name, int rank, const hsize_t *dims, const int64_t *v, Bytes *b)
 {
-  const unsigned how = Byte(b) % 16;
-  hid_t          space, d;
-  size_t         count = 1;
-
-  if (how == 0) return;
-  if (how == 1) {
-    MakeDataset(loc, name, b, rank, dims);
-    return;
-  }
-  for (int r = 0; r < rank; r++) count *= dims[r];
-  space = H5Screate_simple(rank, dims, NULL);
-  d     = H5Dcreate2(loc, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (d >= 0) {
-    int64_t *w = malloc(sizeof(int64_t) * (count ? count : 1));
-    if (w) {
-      memcpy(w, v, sizeof(int64_t) * count);
-      if (how == 2 && count) {
-        double   x = Double(b);
-        uint64_t bits;
-        memcpy(&bits, &x, sizeof(bits));
-        w[Byte(b) % count] = (int64_t)bits; /* any 64-bit pattern */
-      }
-      (void)H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, w);
-    }
-    free(w);
-    H5Dclose(d);
-  }
-  H5Sclose(space);
+  Typed8(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, rank, dims, v, b);
 }
 
 /* The model every checkpoint description is checked against: particles, n = 3, d = 2, one head. */
