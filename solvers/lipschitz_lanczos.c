@@ -3,6 +3,7 @@
  * eigenpair (theta, y) (LAPACK dsteqr) gives the Ritz value theta and the residual
  * ||A z - theta z|| = beta_k |y_k| without forming z. */
 #include "lipschitz.h"
+#include "lipschitz_operator.h"
 #include <petscblaslapack.h>
 
 const char *const LipMethodNames[] = {"lanczos", "power", NULL};
@@ -29,21 +30,21 @@ static PetscErrorCode TopRitz(PetscInt k, const PetscReal *alpha, const PetscRea
 
 PetscErrorCode LipschitzLanczos(Mat J, PetscReal tol, PetscInt max_it, PetscInt64 seed, LipschitzEstimate *est)
 {
-  Vec         *Q, w, Jq;
+  Mat          N;
+  Vec         *Q, w;
   PetscReal   *alpha, *beta, *work, *dots, theta = 0, ylast = 0;
   PetscInt     k;
 
   PetscFunctionBegin;
   PetscCall(PetscCalloc1(max_it + 1, &Q));
   PetscCall(PetscMalloc4(max_it, &alpha, max_it, &beta, 3 * max_it + max_it * max_it + 2 * max_it, &work, max_it, &dots));
-  PetscCall(MatCreateVecs(J, &Q[0], &Jq));
-  PetscCall(VecDuplicate(Q[0], &w));
+  PetscCall(LipschitzOperatorCreateNormal(J, &N));
+  PetscCall(MatCreateVecs(N, &Q[0], &w));
   PetscCall(LipschitzStartVector(Q[0], seed));
   est->converged = PETSC_FALSE;
   est->residual  = PETSC_INFINITY;
   for (k = 1; k <= max_it; k++) {
-    PetscCall(MatMult(J, Q[k - 1], Jq));
-    PetscCall(MatMultTranspose(J, Jq, w));
+    PetscCall(MatMult(N, Q[k - 1], w)); /* Df^T Df q, one sweep */
     PetscCall(VecDot(w, Q[k - 1], &alpha[k - 1]));
     /* full reorthogonalisation, twice ("twice is enough"): the Ritz values stay clean */
     for (PetscInt pass = 0; pass < 2; pass++) {
@@ -70,7 +71,7 @@ PetscErrorCode LipschitzLanczos(Mat J, PetscReal tol, PetscInt max_it, PetscInt6
   }
   est->sigma = PetscSqrtReal(PetscMax(theta, 0));
   PetscCall(VecDestroy(&w));
-  PetscCall(VecDestroy(&Jq));
+  PetscCall(MatDestroy(&N));
   for (PetscInt j = 0; j <= max_it; j++) PetscCall(VecDestroy(&Q[j]));
   PetscCall(PetscFree(Q));
   PetscCall(PetscFree4(alpha, beta, work, dots));

@@ -15,6 +15,8 @@ typedef struct {
   PairKeys     keys, u;
   PetscReal   *rows;            /* gather buffer, n x max(d, width) row-major */
   PetscReal   *featloc, *sums;  /* nloc x width; vn x d */
+  PetscReal   *tstore, *yloc;   /* normal product: transposed sums (SoA d x ld), J u of the local rows */
+  PetscMPIInt *rcounts;         /* forward blocks x d: MPI_Reduce_scatter counts */
   PetscMPIInt *counts, *displs;
   PetscBool    set;
 } LipOp;
@@ -92,6 +94,7 @@ static PetscErrorCode LipOpDestroy(Mat J)
   PetscCall(PetscFree(op->fstore));
   PetscCall(PetscFree5(op->flo, op->vlos, op->rows, op->featloc, op->sums));
   PetscCall(PetscFree2(op->counts, op->displs));
+  PetscCall(PetscFree3(op->tstore, op->yloc, op->rcounts));
   PetscCall(PetscFree(op));
   PetscFunctionReturn(0);
 }
@@ -128,6 +131,8 @@ PetscErrorCode LipschitzOperatorCreate(AttnModel model, PetscInt n, Mat *J)
   PetscCall(PairKeysAllocate(n, d, &op->u, &op->ustore));
   PetscCall(PetscMalloc1((size_t)op->width * op->keys.ld, &op->fstore));
   PetscCall(AttnJacobianCreate(model, n, op->lo, op->nloc, &op->jac));
+  PetscCall(PetscMalloc3((size_t)d * op->keys.ld, &op->tstore, PetscMax(op->nloc, 1) * d, &op->yloc, size, &op->rcounts));
+  for (PetscMPIInt r = 0; r < size; r++) op->rcounts[r] = (PetscMPIInt)((op->flo[r + 1] - op->flo[r]) * d);
   PetscCall(MatCreateShell(op->comm, op->nloc * d, op->nloc * d, n * d, n * d, op, J));
   PetscCall(MatShellSetOperation(*J, MATOP_MULT, (void (*)(void))LipOpMult));
   PetscCall(MatShellSetOperation(*J, MATOP_MULT_TRANSPOSE, (void (*)(void))LipOpMultTranspose));
@@ -173,5 +178,55 @@ PetscErrorCode LipschitzOperatorGetValue(Mat J, Vec F)
   PetscCall(VecGetArrayWrite(F, &f));
   PetscCall(PetscArraycpy(f, val, op->nloc * op->d));
   PetscCall(VecRestoreArrayWrite(F, &f));
+  PetscFunctionReturn(0);
+}
+
+/* Df^T Df u: one sweep (AttnJacobianNormalApply), the transposed sums of all ranks added up and
+ * handed to the owners of the rows, then the local diagonal and projection terms. */
+static PetscErrorCode LipOpNormalMult(Mat N, Vec U, Vec G)
+{
+  Mat                J;
+  LipOp             *op;
+  const PetscScalar *u;
+  PetscScalar       *g;
+
+  PetscFunctionBegin;
+  PetscCall(MatShellGetContext(N, &J));
+  PetscCall(MatShellGetContext(J, &op));
+  PetscCheck(op->set, op->comm, PETSC_ERR_ORDER, "Lipschitz operator: call LipschitzOperatorSetPoint first");
+  PetscCall(VecGetArrayRead(U, &u));
+  PetscCall(VecGetArrayWrite(G, &g));
+  PetscCall(GatherSoA(op, op->flo, op->d, u, op->ustore, op->keys.ld));
+  PetscCall(AttnJacobianNormalApply(op->jac, &op->u, u, op->yloc, op->tstore));
+  for (PetscInt j = 0; j < op->n; j++)
+    for (PetscInt c = 0; c < op->d; c++) op->rows[j * op->d + c] = op->tstore[c * op->keys.ld + j];
+  PetscCallMPI(MPI_Reduce_scatter(op->rows, g, op->rcounts, MPIU_REAL, MPIU_SUM, op->comm));
+  PetscCall(AttnJacobianTransposeFinish(op->jac, op->yloc, g));
+  PetscCall(VecRestoreArrayWrite(G, &g));
+  PetscCall(VecRestoreArrayRead(U, &u));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode LipOpNormalDestroy(Mat N)
+{
+  Mat J;
+
+  PetscFunctionBegin;
+  PetscCall(MatShellGetContext(N, &J));
+  PetscCall(MatDestroy(&J));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode LipschitzOperatorCreateNormal(Mat J, Mat *N)
+{
+  LipOp *op;
+
+  PetscFunctionBegin;
+  PetscCall(MatShellGetContext(J, &op));
+  PetscCall(PetscObjectReference((PetscObject)J));
+  PetscCall(MatCreateShell(op->comm, op->nloc * op->d, op->nloc * op->d, op->n * op->d, op->n * op->d, J, N));
+  PetscCall(MatShellSetOperation(*N, MATOP_MULT, (void (*)(void))LipOpNormalMult));
+  PetscCall(MatShellSetOperation(*N, MATOP_DESTROY, (void (*)(void))LipOpNormalDestroy));
+  PetscCall(MatSetOption(*N, MAT_SYMMETRIC, PETSC_TRUE));
   PetscFunctionReturn(0);
 }

@@ -16,3 +16,7 @@ PetscErrorCode LipschitzOperatorGetOwnership(Mat J, PetscInt *lo, PetscInt *nloc
 PetscErrorCode LipschitzOperatorSetPoint(Mat J, Vec X);
 /* F(X) at the point, into F (the Mat's row layout). */
 PetscErrorCode LipschitzOperatorGetValue(Mat J, Vec F);
+/* N = Df^T Df as a MatShell (MatMult only) sharing J's point: one sweep over the pairs per
+ * product, each weight computed once (MatMult then MatMultTranspose computes it twice). N holds
+ * a reference to J. */
+PetscErrorCode LipschitzOperatorCreateNormal(Mat J, Mat *N);

@@ -119,38 +119,54 @@ static PetscErrorCode CheckAll(AttnJacobian J, const PairKeys *all, const char *
   PetscFunctionReturn(0);
 }
 
+/* out_i += rho_i V [G + H + S q_u - (softmax) m (C + m.q_u)], q_u = beta B^T u_i, for rows [i0, i0+nb)
+ * of head h, from the kernel sums G, H, C of those rows (row b = i - i0). */
+static void JvpRows(AttnJacobian J, PetscInt h, PetscInt i0, PetscInt nb, const PetscReal *G, const PetscReal *Hs, const PetscReal *C, const PetscReal *u, PetscReal *out)
+{
+  const AttnModel  m = J->model;
+  const PetscInt   d = J->d, nloc = J->nloc;
+  const PetscBool  softmax = m->norm == MFSA_NORM_SOFTMAX ? PETSC_TRUE : PETSC_FALSE;
+  const PetscReal *B = m->B + h * d * d, *V = m->V + h * d * d, *rho = J->rho + h * nloc, *mh = J->m + h * nloc * d, *S = J->S + h * nloc * d * d;
+  PetscReal        qu[MAX_D], t[MAX_D];
+
+  for (PetscInt b = 0; b < nb; b++) {
+    const PetscInt   i  = i0 + b;
+    const PetscReal *mi = mh + i * d, *Si = S + i * d * d;
+    MatVec(d, m->beta, B, PETSC_TRUE, u + i * d, qu);
+    const PetscReal shift = softmax ? C[b] + Dot(d, mi, qu) : 0;
+    for (PetscInt a = 0; a < d; a++) t[a] = G[b * d + a] + Hs[b * d + a] + Dot(d, Si + a * d, qu) - shift * mi[a];
+    for (PetscInt a = 0; a < d; a++) out[i * d + a] += rho[i] * Dot(d, V + a * d, t);
+  }
+}
+
+/* The sphere's product rule on rows [i0, i0+nb): dF = P_x df - (u.f) x - (x.f) u. */
+static void JvpSphereRows(AttnJacobian J, PetscInt i0, PetscInt nb, const PetscReal *u, PetscReal *out)
+{
+  const PetscInt d = J->d;
+  if (J->model->geometry != MFSA_GEOMETRY_SPHERE) return;
+  for (PetscInt i = i0; i < i0 + nb; i++) {
+    const PetscReal *xi = J->x + i * d, *fi = J->f + i * d, *ui = u + i * d;
+    const PetscReal  xdf = Dot(d, xi, out + i * d), uf = Dot(d, ui, fi), xf = Dot(d, xi, fi);
+    for (PetscInt a = 0; a < d; a++) out[i * d + a] -= (xdf + uf) * xi[a] + xf * ui[a];
+  }
+}
+
 PetscErrorCode AttnJacobianApply(AttnJacobian J, const PairKeys *u_all, const PetscReal *u, PetscReal *out)
 {
-  const AttnModel m = J->model;
-  const PetscInt  d = J->d, nloc = J->nloc;
-  const PetscBool softmax = m->norm == MFSA_NORM_SOFTMAX ? PETSC_TRUE : PETSC_FALSE;
-  PetscReal       qu[MAX_D], t[MAX_D];
+  const PetscInt d = J->d, nloc = J->nloc;
 
   PetscFunctionBegin;
   PetscCall(CheckAll(J, u_all, "the direction"));
   PetscCall(PetscArrayzero(out, nloc * d));
   for (PetscInt h = 0; h < J->H; h++) {
-    const PetscReal *B = m->B + h * d * d, *V = m->V + h * d * d;
-    const PetscReal *qt = J->qt + h * nloc * d, *lz = J->logz + h * nloc, *rho = J->rho + h * nloc, *mh = J->m + h * nloc * d, *S = J->S + h * nloc * d * d;
+    const PetscReal *qt = J->qt + h * nloc * d, *lz = J->logz + h * nloc;
     /* score with x, g = u, c = <q_i, u_j>, h = x */
     const PairMomentKeys mk = {.keys = J->keys, .dg = d, .g = u_all->x, .df = d, .f = u_all->x, .dh = d, .h = J->keys.x};
 
     PetscCall(PairKernelMoments(&mk, nloc, qt, lz, qt, J->jlo, J->jhi, J->G, J->Hs, J->C));
-    for (PetscInt i = 0; i < nloc; i++) {
-      const PetscReal *mi = mh + i * d, *Si = S + i * d * d;
-      MatVec(d, m->beta, B, PETSC_TRUE, u + i * d, qu);
-      const PetscReal shift = softmax ? J->C[i] + Dot(d, mi, qu) : 0;
-      for (PetscInt a = 0; a < d; a++) t[a] = J->G[i * d + a] + J->Hs[i * d + a] + Dot(d, Si + a * d, qu) - shift * mi[a];
-      for (PetscInt a = 0; a < d; a++) out[i * d + a] += rho[i] * Dot(d, V + a * d, t);
-    }
+    JvpRows(J, h, 0, nloc, J->G, J->Hs, J->C, u, out);
   }
-  if (m->geometry == MFSA_GEOMETRY_SPHERE) {
-    for (PetscInt i = 0; i < nloc; i++) {
-      const PetscReal *xi = J->x + i * d, *fi = J->f + i * d, *ui = u + i * d;
-      const PetscReal  xdf = Dot(d, xi, out + i * d), uf = Dot(d, ui, fi), xf = Dot(d, xi, fi);
-      for (PetscInt a = 0; a < d; a++) out[i * d + a] -= (xdf + uf) * xi[a] + xf * ui[a];
-    }
-  }
+  JvpSphereRows(J, 0, nloc, u, out);
   PetscFunctionReturn(0);
 }
 
@@ -161,31 +177,37 @@ PetscErrorCode AttnJacobianTransposeFeatureWidth(AttnJacobian J, PetscInt *width
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode AttnJacobianTransposeFeatures(AttnJacobian J, const PetscReal *y, PetscReal *feat)
+/* Cotangent y of rows [i0, i0+nb): w = (I - x x^T) y (sphere) or y, and per head zt = rho V^T w
+ * (kept for TransposeFinish); feat (row-major, width H(d+2); NULL: not wanted) = (zt, -m.zt, -log Z). */
+static void CotangentRows(AttnJacobian J, PetscInt i0, PetscInt nb, const PetscReal *y, PetscReal *feat)
 {
   const AttnModel m = J->model;
   const PetscInt  d = J->d, nloc = J->nloc, width = J->H * (d + 2);
   const PetscBool softmax = m->norm == MFSA_NORM_SOFTMAX ? PETSC_TRUE : PETSC_FALSE;
 
-  PetscFunctionBegin;
-  PetscCheck(J->set, PETSC_COMM_SELF, PETSC_ERR_ORDER, "AttnJacobian: call AttnJacobianSetPoint first");
-  /* cotangent of the unprojected f: (I - x x^T) y on the sphere */
-  for (PetscInt i = 0; i < nloc; i++) {
+  for (PetscInt i = i0; i < i0 + nb; i++) {
     const PetscReal *xi = J->x + i * d, *yi = y + i * d;
     const PetscReal  xy = m->geometry == MFSA_GEOMETRY_SPHERE ? Dot(d, xi, yi) : 0;
     for (PetscInt a = 0; a < d; a++) J->w[i * d + a] = yi[a] - xy * xi[a];
-  }
-  for (PetscInt h = 0; h < J->H; h++) {
-    const PetscReal *V = m->V + h * d * d, *lz = J->logz + h * nloc, *rho = J->rho + h * nloc, *mh = J->m + h * nloc * d;
-    PetscReal       *zt = J->zt + h * nloc * d;
-    for (PetscInt i = 0; i < nloc; i++) {
-      PetscReal *fi = feat + i * width + h * (d + 2);
-      MatVec(d, rho[i], V, PETSC_TRUE, J->w + i * d, zt + i * d);
-      PetscCall(PetscArraycpy(fi, zt + i * d, d));
-      fi[d]     = softmax ? -Dot(d, mh + i * d, zt + i * d) : 0;
-      fi[d + 1] = -lz[i];
+    for (PetscInt h = 0; h < J->H; h++) {
+      const PetscReal *V = m->V + h * d * d, *mh = J->m + h * nloc * d;
+      PetscReal       *zt = J->zt + h * nloc * d + i * d;
+      MatVec(d, J->rho[h * nloc + i], V, PETSC_TRUE, J->w + i * d, zt);
+      if (feat) {
+        PetscReal *fi = feat + i * width + h * (d + 2);
+        for (PetscInt a = 0; a < d; a++) fi[a] = zt[a];
+        fi[d]     = softmax ? -Dot(d, mh + i * d, zt) : 0;
+        fi[d + 1] = -J->logz[h * nloc + i];
+      }
     }
   }
+}
+
+PetscErrorCode AttnJacobianTransposeFeatures(AttnJacobian J, const PetscReal *y, PetscReal *feat)
+{
+  PetscFunctionBegin;
+  PetscCheck(J->set, PETSC_COMM_SELF, PETSC_ERR_ORDER, "AttnJacobian: call AttnJacobianSetPoint first");
+  CotangentRows(J, 0, J->nloc, y, feat);
   PetscFunctionReturn(0);
 }
 
@@ -246,6 +268,42 @@ PetscErrorCode AttnJacobianTransposeFinish(AttnJacobian J, const PetscReal *y, P
       for (PetscInt a = 0; a < d; a++) g[i * d + a] -= xy * fi[a] + xf * yi[a];
     }
   }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode AttnJacobianNormalApply(AttnJacobian J, const PairKeys *u_all, const PetscReal *u, PetscReal *y, PetscReal *T)
+{
+  const AttnModel m = J->model;
+  const PetscInt  d = J->d, nloc = J->nloc, n = J->n, H = J->H, ld = J->keys.ld;
+  const PetscBool softmax = m->norm == MFSA_NORM_SOFTMAX ? PETSC_TRUE : PETSC_FALSE;
+  /* a block's weights (heads x block x n doubles, at most 2 MB) stay in L2/L3 between the two
+   * passes; larger blocks measured slower on 2 ranks sharing the cache */
+  const PetscInt  nb = PetscMax(1, PetscMin(64, (PetscInt)(262144 / ((PetscInt64)H * n))));
+  PetscReal      *W, *r0;
+
+  PetscFunctionBegin;
+  PetscCall(CheckAll(J, u_all, "the direction"));
+  PetscCall(PetscMalloc2((size_t)H * nb * n, &W, nb, &r0));
+  PetscCall(PetscArrayzero(y, nloc * d));
+  PetscCall(PetscArrayzero(T, d * ld));
+  for (PetscInt i0 = 0; i0 < nloc; i0 += nb) {
+    const PetscInt bn = PetscMin(nb, nloc - i0);
+    for (PetscInt h = 0; h < H; h++) {
+      const PetscReal     *qt = J->qt + h * nloc * d + i0 * d, *lz = J->logz + h * nloc + i0;
+      const PairMomentKeys mk = {.keys = J->keys, .dg = d, .g = u_all->x, .df = d, .f = u_all->x, .dh = d, .h = J->keys.x};
+      PetscCall(PairKernelMomentsKeepWeights(&mk, bn, qt, lz, qt, J->jlo + i0, J->jhi + i0, J->G, J->Hs, J->C, W + h * nb * n, n));
+      JvpRows(J, h, i0, bn, J->G, J->Hs, J->C, u, y);
+    }
+    JvpSphereRows(J, i0, bn, u, y);
+    /* y of the block is complete: its cotangent, then every kept weight once more, without exp */
+    CotangentRows(J, i0, bn, y, NULL);
+    for (PetscInt h = 0; h < H; h++) {
+      const PetscReal *zt = J->zt + h * nloc * d + i0 * d, *mh = J->m + h * nloc * d + i0 * d;
+      for (PetscInt b = 0; b < bn; b++) r0[b] = softmax ? -Dot(d, mh + b * d, zt + b * d) : 0;
+      PetscCall(PairKernelScatter(&J->keys, bn, W + h * nb * n, n, J->jlo + i0, J->jhi + i0, zt, zt, r0, J->qt + h * nloc * d + i0 * d, T));
+    }
+  }
+  PetscCall(PetscFree2(W, r0));
   PetscFunctionReturn(0);
 }
 

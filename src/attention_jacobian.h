@@ -40,4 +40,10 @@ PetscErrorCode AttnJacobianTransposeFeatures(AttnJacobian, const PetscReal *y, P
 PetscErrorCode AttnJacobianTransposeSums(AttnJacobian, const PairKeys *keys, const PetscReal *feat_all, PetscInt klo, PetscInt nk, PetscReal *out);
 /* 3. g (nloc x d, the local rows of the sums on entry) += diagonal and projection terms. */
 PetscErrorCode AttnJacobianTransposeFinish(AttnJacobian, const PetscReal *y, PetscReal *g);
+/* Df^T Df u in one sweep over the pairs (what power iteration and Lanczos need): y = Df u of the
+ * local rows (nloc x d) and T = the transposed sums of Df^T y contributed by the local queries,
+ * for EVERY key (SoA d x keys->ld, zeroed here; the caller sums T over the ranks and adds
+ * AttnJacobianTransposeFinish(y) to its own rows). Each query block's weights are kept between the
+ * JVP pass and the scatter pass, so each weight costs one exp instead of two. */
+PetscErrorCode AttnJacobianNormalApply(AttnJacobian, const PairKeys *u_all, const PetscReal *u, PetscReal *y, PetscReal *T);
 PetscErrorCode AttnJacobianDestroy(AttnJacobian *);

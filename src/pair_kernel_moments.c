@@ -5,6 +5,7 @@
 #include "pair_kernel_moments.h"
 #include "pair_kernel_exp.h"
 #include <math.h>
+#include <string.h>
 
 #define QUERY_BLOCK 32
 #define LOG2E       1.4426950408889634074
@@ -20,7 +21,7 @@ typedef struct {
  * C = sum_j w_j <qc, g_j> = <qc, G> is formed after the loop. Two loops, as in PairKernelApply:
  * (u = log2(e)(score + kbias - qbias), c) into L1-resident buffers, then 2^u and the sums; one
  * fused loop is one long dependency chain per vector that the out-of-order window cannot hide. */
-static inline __attribute__((always_inline)) void TileFused(const int D, const int BIAS, const Arrays *a, PetscInt j0, PetscInt len, const double *restrict q, double qb, const double *restrict qc, double *restrict ub, double *restrict cb, double *restrict acc)
+static inline __attribute__((always_inline)) void TileFused(const int D, const int BIAS, const int KEEP, const Arrays *a, PetscInt j0, PetscInt len, const double *restrict q, double qb, const double *restrict qc, double *restrict ub, double *restrict cb, double *restrict wout, double *restrict acc)
 {
   const PetscInt ld = a->ld;
   const double *restrict x0 = a->x + j0, *restrict x1 = a->x + ld + j0, *restrict x2 = a->x + (D > 2 ? 2 : 0) * ld + j0, *restrict x3 = a->x + (D > 3 ? 3 : 0) * ld + j0;
@@ -57,6 +58,7 @@ static inline __attribute__((always_inline)) void TileFused(const int D, const i
 #pragma omp simd reduction(+ : G0, G1, G2, G3, H0, H1, H2, H3)
   for (PetscInt j = 0; j < len; j++) {
     const double w = Exp2Kernel(ub[j]), wc = w * cb[j];
+    if (KEEP) wout[j] = w;
     G0 += w * g0[j];
     G1 += w * g1[j];
     H0 += wc * x0[j];
@@ -87,20 +89,26 @@ static inline double DotQ(PetscInt d, const double *a, const double *b)
   return s;
 }
 
-static void TileFusedDispatch(PetscInt d, PetscBool bias, const Arrays *a, PetscInt j0, PetscInt len, const double *q, double qb, const double *qc, double *ub, double *cb, double *acc)
+static void TileFusedDispatch(PetscInt d, PetscBool bias, const Arrays *a, PetscInt j0, PetscInt len, const double *q, double qb, const double *qc, double *ub, double *cb, double *wout, double *acc)
 {
-  switch (d * 2 + (bias ? 1 : 0)) {
-  case 4: TileFused(2, 0, a, j0, len, q, qb, qc, ub, cb, acc); break;
-  case 5: TileFused(2, 1, a, j0, len, q, qb, qc, ub, cb, acc); break;
-  case 6: TileFused(3, 0, a, j0, len, q, qb, qc, ub, cb, acc); break;
-  case 7: TileFused(3, 1, a, j0, len, q, qb, qc, ub, cb, acc); break;
-  case 8: TileFused(4, 0, a, j0, len, q, qb, qc, ub, cb, acc); break;
-  default: TileFused(4, 1, a, j0, len, q, qb, qc, ub, cb, acc);
+#define TILE_CASE(D, B) \
+  case 4 * (D) + 2 * (B): TileFused(D, B, 0, a, j0, len, q, qb, qc, ub, cb, NULL, acc); break; \
+  case 4 * (D) + 2 * (B) + 1: TileFused(D, B, 1, a, j0, len, q, qb, qc, ub, cb, wout, acc); break;
+  switch (4 * d + 2 * (bias ? 1 : 0) + (wout ? 1 : 0)) {
+    TILE_CASE(2, 0)
+    TILE_CASE(2, 1)
+    TILE_CASE(3, 0)
+    TILE_CASE(3, 1)
+    TILE_CASE(4, 0)
+    TILE_CASE(4, 1)
+  default:
+    break;
   }
+#undef TILE_CASE
 }
 
 /* Any dimensions: unit-stride passes over the tile through the scratch arrays w and c. */
-static void TileGeneral(PetscInt d, PetscInt dg, PetscInt df, PetscInt dh, const Arrays *a, PetscInt j0, PetscInt len, const double *restrict q, double qb, const double *restrict qc, double *restrict w, double *restrict c, double *restrict acc)
+static void TileGeneral(PetscInt d, PetscInt dg, PetscInt df, PetscInt dh, const Arrays *a, PetscInt j0, PetscInt len, const double *restrict q, double qb, const double *restrict qc, double *restrict w, double *restrict c, double *restrict wout, double *restrict acc)
 {
   const PetscInt ld = a->ld;
   {
@@ -116,6 +124,7 @@ static void TileGeneral(PetscInt d, PetscInt dg, PetscInt df, PetscInt dh, const
   }
 #pragma omp simd
   for (PetscInt j = 0; j < len; j++) w[j] = ExpNonPositive(w[j]);
+  if (wout) memcpy(wout, w, sizeof(double) * (size_t)len);
   for (PetscInt k = 0; k < dg; k++) {
     const double *restrict gk = a->g + k * ld + j0;
     double sum                = 0;
@@ -150,7 +159,7 @@ static void TileGeneral(PetscInt d, PetscInt dg, PetscInt df, PetscInt dh, const
   acc[dg + dh] += sumc;
 }
 
-PetscErrorCode PairKernelMoments(const PairMomentKeys *mk, PetscInt nq, const PetscReal *qt, const PetscReal *qbias, const PetscReal *qc, const PetscInt *jlo, const PetscInt *jhi, PetscReal *G, PetscReal *H, PetscReal *C)
+static PetscErrorCode Moments(const PairMomentKeys *mk, PetscInt nq, const PetscReal *qt, const PetscReal *qbias, const PetscReal *qc, const PetscInt *jlo, const PetscInt *jhi, PetscReal *G, PetscReal *H, PetscReal *C, PetscReal *W, PetscInt wld)
 {
   const PetscInt d = mk->keys.d, n = mk->keys.n, dg = mk->dg, df = mk->df, dh = mk->dh, na = dg + dh + 1;
   /* the JVP/VJP shape: g = f, h = the scoring keys; offsets both present or both absent */
@@ -182,8 +191,9 @@ PetscErrorCode PairKernelMoments(const PairMomentKeys *mk, PetscInt nq, const Pe
         const PetscInt   i = q0 + b, j0 = PetscMax(t0, jlo[i]), j1 = PetscMin(t0 + PAIR_KERNEL_TILE, jhi[i]);
         const PetscReal *qi = qt + i * d, *ci = df ? qc + i * df : NULL, qb = qbias ? qbias[i] : 0;
         if (j1 <= j0) continue;
-        if (fused) TileFusedDispatch(d, bias, &a, j0, j1 - j0, qi, qb, ci, w, c, acc + b * na);
-        else TileGeneral(d, dg, df, dh, &a, j0, j1 - j0, qi, qb, ci, w, c, acc + b * na);
+        double *wout = W ? W + i * wld + j0 : NULL;
+        if (fused) TileFusedDispatch(d, bias, &a, j0, j1 - j0, qi, qb, ci, w, c, wout, acc + b * na);
+        else TileGeneral(d, dg, df, dh, &a, j0, j1 - j0, qi, qb, ci, w, c, wout, acc + b * na);
       }
     }
     for (PetscInt b = 0; b < nb; b++) {
@@ -195,5 +205,101 @@ PetscErrorCode PairKernelMoments(const PairMomentKeys *mk, PetscInt nq, const Pe
   }
   PetscCall(PetscFree3(acc, w, c));
   PetscCall(PetscFree(zeros));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PairKernelMoments(const PairMomentKeys *mk, PetscInt nq, const PetscReal *qt, const PetscReal *qbias, const PetscReal *qc, const PetscInt *jlo, const PetscInt *jhi, PetscReal *G, PetscReal *H, PetscReal *C)
+{
+  PetscFunctionBegin;
+  PetscCall(Moments(mk, nq, qt, qbias, qc, jlo, jhi, G, H, C, NULL, 0));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PairKernelMomentsKeepWeights(const PairMomentKeys *mk, PetscInt nq, const PetscReal *qt, const PetscReal *qbias, const PetscReal *qc, const PetscInt *jlo, const PetscInt *jhi, PetscReal *G, PetscReal *H, PetscReal *C, PetscReal *W, PetscInt wld)
+{
+  PetscFunctionBegin;
+  PetscCheck(W && wld >= mk->keys.n, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "PairKernelMomentsKeepWeights: weight rows need a leading dimension >= n = %" PetscInt_FMT, mk->keys.n);
+  PetscCall(Moments(mk, nq, qt, qbias, qc, jlo, jhi, G, H, C, W, wld));
+  PetscFunctionReturn(0);
+}
+
+/* One query's scatter over keys [j0, j0+len): T_c[j] += w_j (t_c + (<r, x_j> + r0) p_c). */
+static inline __attribute__((always_inline)) void ScatterSmallD(const int D, const double *restrict x, PetscInt ld, PetscInt j0, PetscInt len, const double *restrict w, const double *restrict t, const double *restrict r, double r0, const double *restrict p, double *restrict T)
+{
+  const double *restrict x0 = x + j0, *restrict x1 = x + ld + j0, *restrict x2 = x + (D > 2 ? 2 : 0) * ld + j0, *restrict x3 = x + (D > 3 ? 3 : 0) * ld + j0;
+  double *restrict T0 = T + j0, *restrict T1 = T + ld + j0, *restrict T2 = T + (D > 2 ? 2 : 0) * ld + j0, *restrict T3 = T + (D > 3 ? 3 : 0) * ld + j0;
+  const double r0_ = r[0], r1 = r[1], r2 = D > 2 ? r[2] : 0, r3 = D > 3 ? r[3] : 0;
+  const double t0 = t[0], t1 = t[1], t2 = D > 2 ? t[2] : 0, t3 = D > 3 ? t[3] : 0;
+  const double p0 = p[0], p1 = p[1], p2 = D > 2 ? p[2] : 0, p3 = D > 3 ? p[3] : 0;
+
+#pragma omp simd
+  for (PetscInt j = 0; j < len; j++) {
+    double c = r0 + r0_ * x0[j] + r1 * x1[j];
+    if (D > 2) c += r2 * x2[j];
+    if (D > 3) c += r3 * x3[j];
+    const double wj = w[j], wc = wj * c;
+    T0[j] += wj * t0 + wc * p0;
+    T1[j] += wj * t1 + wc * p1;
+    if (D > 2) T2[j] += wj * t2 + wc * p2;
+    if (D > 3) T3[j] += wj * t3 + wc * p3;
+  }
+}
+
+static void ScatterGeneral(PetscInt d, const double *restrict x, PetscInt ld, PetscInt j0, PetscInt len, const double *restrict w, const double *restrict t, const double *restrict r, double r0, const double *restrict p, double *restrict T, double *restrict c)
+{
+#pragma omp simd
+  for (PetscInt j = 0; j < len; j++) c[j] = r0;
+  for (PetscInt k = 0; k < d; k++) {
+    const double *restrict xk = x + k * ld + j0;
+    const double rk           = r[k];
+#pragma omp simd
+    for (PetscInt j = 0; j < len; j++) c[j] += rk * xk[j];
+  }
+#pragma omp simd
+  for (PetscInt j = 0; j < len; j++) c[j] *= w[j];
+  for (PetscInt k = 0; k < d; k++) {
+    double *restrict Tk = T + k * ld + j0;
+    const double tk = t[k], pk = p[k];
+#pragma omp simd
+    for (PetscInt j = 0; j < len; j++) Tk[j] += w[j] * tk + c[j] * pk;
+  }
+}
+
+PetscErrorCode PairKernelScatter(const PairKeys *keys, PetscInt nq, const PetscReal *W, PetscInt wld, const PetscInt *jlo, const PetscInt *jhi, const PetscReal *t, const PetscReal *r, const PetscReal *r0, const PetscReal *p, PetscReal *T)
+{
+  const PetscInt d = keys->d, ld = keys->ld, n = keys->n;
+  PetscReal     *c;
+  PetscInt       jmin = n, jmax = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc1(PAIR_KERNEL_TILE, &c));
+  for (PetscInt q = 0; q < nq; q++) {
+    PetscCheck(0 <= jlo[q] && jlo[q] <= jhi[q] && jhi[q] <= n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "PairKernelScatter: key range [%" PetscInt_FMT ", %" PetscInt_FMT ") outside [0, %" PetscInt_FMT "]", jlo[q], jhi[q], n);
+    jmin = PetscMin(jmin, jlo[q]);
+    jmax = PetscMax(jmax, jhi[q]);
+  }
+  /* tiles outer: a tile of T and x stays in L1 while every query of the block adds to it, in
+   * query order (the order of the sum for key j does not depend on the tiling) */
+  for (PetscInt t0 = (jmin / PAIR_KERNEL_TILE) * PAIR_KERNEL_TILE; t0 < jmax; t0 += PAIR_KERNEL_TILE) {
+    for (PetscInt q = 0; q < nq; q++) {
+      const PetscInt j0 = PetscMax(t0, jlo[q]), j1 = PetscMin(t0 + PAIR_KERNEL_TILE, jhi[q]);
+      const double  *wq = W + q * wld + j0, *tq = t + q * d, *rq = r + q * d, *pq = p + q * d, rr = r0 ? r0[q] : 0;
+      if (j1 <= j0) continue;
+      switch (d) {
+      case 2:
+        ScatterSmallD(2, keys->x, ld, j0, j1 - j0, wq, tq, rq, rr, pq, T);
+        break;
+      case 3:
+        ScatterSmallD(3, keys->x, ld, j0, j1 - j0, wq, tq, rq, rr, pq, T);
+        break;
+      case 4:
+        ScatterSmallD(4, keys->x, ld, j0, j1 - j0, wq, tq, rq, rr, pq, T);
+        break;
+      default:
+        ScatterGeneral(d, keys->x, ld, j0, j1 - j0, wq, tq, rq, rr, pq, T, c);
+      }
+    }
+  }
+  PetscCall(PetscFree(c));
   PetscFunctionReturn(0);
 }

@@ -30,3 +30,12 @@ typedef struct {
  * query (0 <= jlo <= jhi <= n; an empty range gives zeros). G: nq x dg, H: nq x dh, C: nq;
  * any of them NULL when not wanted (then its dimension must be 0, or C simply skipped). */
 PetscErrorCode PairKernelMoments(const PairMomentKeys *mk, PetscInt nq, const PetscReal *qt, const PetscReal *qbias, const PetscReal *qc, const PetscInt *jlo, const PetscInt *jhi, PetscReal *G, PetscReal *H, PetscReal *C);
+
+/* PairKernelMoments that also keeps the weights: W[q*wld + j] = w_qj for j in [jlo_q, jhi_q)
+ * (other entries untouched; wld >= n). Used to reuse every weight in a second pass. */
+PetscErrorCode PairKernelMomentsKeepWeights(const PairMomentKeys *mk, PetscInt nq, const PetscReal *qt, const PetscReal *qbias, const PetscReal *qc, const PetscInt *jlo, const PetscInt *jhi, PetscReal *G, PetscReal *H, PetscReal *C, PetscReal *W, PetscInt wld);
+
+/* The transposed (scattered) sums with kept weights, no exp: for query q and keys j in
+ * [jlo_q, jhi_q), T_c[j] += W[q*wld + j] (t_qc + (<r_q, x_j> + r0_q) p_qc), c < d. t, r, p: nq x d;
+ * r0: nq (NULL for 0); T: SoA d x keys->ld, accumulated (zero it first). */
+PetscErrorCode PairKernelScatter(const PairKeys *keys, PetscInt nq, const PetscReal *W, PetscInt wld, const PetscInt *jlo, const PetscInt *jhi, const PetscReal *t, const PetscReal *r, const PetscReal *r0, const PetscReal *p, PetscReal *T);
