@@ -3,8 +3,9 @@
  - adversarial sweep at a fixed radius R = 6 (beta = 1, B = V = I, d = 3): the fitted slope of
    log Lip vs log n, recomputed here with numpy from lipschitz.h5, lies in [0.4, 0.7]
    (sqrt n up to a log factor) and equals the slope the program printed and stored;
- - random (ball) sweep: the slopes before/after the crossover (or of the lower/upper half when
-   n_c is outside the sweep) are printed, and the upper half grows more slowly than the lower;
+ - random (ball) sweep at R = 6: n_c is far outside the sweep, the slopes of the lower/upper half
+   are printed, and the upper half grows more slowly than the lower; sphere inputs of radius 1.86
+   (n_c = 1012 inside n = 16..4096): the slope after n_c, refitted here, is flat (|.| <= 0.05);
  - every estimate <= MODEL.md §5's bound, every residual <= tol;
  - snapshot inputs: the Lipschitz constant of a t = 0 snapshot of `mfsa` (uniform init on the
    sphere) equals that of -lip_inputs uniform with the same seed (two input paths, one X);
@@ -62,6 +63,20 @@ def body(chk):
     lo_s, hi_s = slope(cb["n"][:half + 1], cb["estimate"][:half + 1]), slope(cb["n"][half:], cb["estimate"][half:])
     chk.check(re.search(r"ball .*slope over the lower half n <= \d+ [0-9.-]+, upper half [0-9.-]+", r.stdout) is not None, "ball: slopes of the lower and upper half printed (n_c outside the sweep)")
     chk.check(hi_s < lo_s, f"ball: growth flattens: upper-half slope {hi_s:.3f} < lower-half slope {lo_s:.3f}")
+
+    # crossover inside the sweep (R = 1.86: n_c = e^{2 beta R^2} = 1012): flat past it (theory:
+    # bounded independently of n in the mean-field regime)
+    out_nc = os.path.join(root, "crossover")
+    r = lip(2, ["-lip_inputs", "sphere", "-lip_sphere_radius", 1.86, "-lip_n_pow2", "4,12", "-out", out_nc])
+    chk.check(r.rc == 0, "crossover sweep runs" + ("" if r.rc == 0 else "\n" + r.describe()))
+    m = re.search(r"sphere .*n_c = e\^\{2 beta \|B\| R\^2\} = ([0-9.e+]+); slope before n_c ([0-9.eE+-]+), after ([0-9.eE+-]+)", r.stdout)
+    chk.check(m is not None, "sphere sweep prints the slopes before and after n_c")
+    if m:
+        cs, ca = table(out_nc, "sphere")
+        after = cs["n"] >= ca["crossover_n"]
+        s_after = slope(cs["n"][after], cs["estimate"][after])
+        chk.close("printed slope after n_c vs numpy fit", abs(float(m.group(3)) - s_after), 1e-4)
+        chk.check(abs(s_after) <= 0.05, f"flat past the crossover n_c = {ca['crossover_n']:.0f}: slope after {s_after:.4f} (|.| <= 0.05), before {float(m.group(2)):.4f}")
 
     # the plot reads it back
     png = os.path.join(root, "lip.png")
