@@ -54,6 +54,15 @@ def main(name, parser, body, argv=None):
     return 0
 
 
+def add_picture_args(ap, movie=False):
+    """The output options every script shares: --dpi, and with movie=True --frames and --mp4."""
+    if movie:
+        ap.add_argument("--frames", help="folder for one PNG per snapshot (movie frames)")
+        ap.add_argument("--mp4", help="also assemble the frames into this MP4 (needs ffmpeg on PATH)")
+    ap.add_argument("--dpi", type=int, default=80, help="PNG resolution (default 80)")
+    return ap
+
+
 def default_out(run_folder, filename):
     """<run>/pictures/<filename> (the folder is created)."""
     d = os.path.join(os.path.abspath(run_folder), "pictures")

@@ -177,7 +177,7 @@ def parser():
         else:
             s.add_argument("runs", nargs="+", help="mfsa -out folders")
         s.add_argument("--out", help="PNG to write (default FIRST_RUN/pictures/convergence_<study>.png)")
-        s.add_argument("--dpi", type=int, default=80, help="PNG resolution (default 80)")
+        mp.add_picture_args(s)
     return ap
 
 

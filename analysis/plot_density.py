@@ -117,9 +117,7 @@ def parser():
     ap.add_argument("--times", type=mp.floats, help="comma-separated times to show (nearest snapshots) instead of --panels")
     ap.add_argument("--linear", action="store_true",
                     help="linear colour scale (default: square-root scale, so early perturbations stay visible next to late clusters)")
-    ap.add_argument("--frames", help="folder for one PNG per snapshot (movie frames)")
-    ap.add_argument("--mp4", help="also assemble the frames into this MP4 (needs ffmpeg on PATH)")
-    ap.add_argument("--dpi", type=int, default=80, help="PNG resolution (default 80)")
+    mp.add_picture_args(ap, movie=True)
     return ap
 
 

@@ -116,7 +116,7 @@ def parser():
     ap.add_argument("--time", type=float, help="time present in both runs (default: the last common one)")
     ap.add_argument("--bins", type=int, help="angle bins (a divisor of the PDE's angles)")
     ap.add_argument("--out", help="PNG to write (default PARTICLE_RUN/pictures/particles_vs_pde.png)")
-    ap.add_argument("--dpi", type=int, default=80, help="PNG resolution (default 80)")
+    mp.add_picture_args(ap)
     return ap
 
 

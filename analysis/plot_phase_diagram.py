@@ -203,7 +203,7 @@ def parser():
     ap.add_argument("paths", nargs="+", help="run folders, or folders holding them (a sweep's output root)")
     ap.add_argument("--T", type=float, help="time of the fraction-vs-beta panel (default: largest common output time)")
     ap.add_argument("--out", help="PNG to write (default <common folder>/pictures/phase_diagram.png)")
-    ap.add_argument("--dpi", type=int, default=80, help="PNG resolution (default 80)")
+    mp.add_picture_args(ap)
     return ap
 
 

@@ -141,7 +141,7 @@ def parser():
                     help="cosine above which two tokens are linked when counting clusters (default 0.999)")
     ap.add_argument("--cluster-max-n", type=int, default=20000,
                     help="count clusters only up to this many tokens (O(n^2) per snapshot; default 20000)")
-    ap.add_argument("--dpi", type=int, default=80, help="PNG resolution (default 80)")
+    mp.add_picture_args(ap)
     return ap
 
 

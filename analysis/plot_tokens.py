@@ -190,9 +190,7 @@ def parser():
                     help="2-D view of R^d / S^{d-1} when d does not allow a direct one (default pca)")
     ap.add_argument("--max-tokens", type=int, default=5000,
                     help="draw at most this many tokens, evenly spaced in s (default 5000; PCA and numbers use all)")
-    ap.add_argument("--frames", help="folder for one PNG per snapshot (movie frames)")
-    ap.add_argument("--mp4", help="also assemble the frames into this MP4 (needs ffmpeg on PATH)")
-    ap.add_argument("--dpi", type=int, default=80, help="PNG resolution (default 80)")
+    mp.add_picture_args(ap, movie=True)
     return ap
 
 
