@@ -17,7 +17,7 @@ mkdir -p "$artifacts"
 export OMPI_MCA_mca_base_component_disable_dlclose=1   # plugin frames keep their names in reports
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== fuzzing $(basename "$harness") for $seconds s"
-ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 "$harness" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 \
+ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 "$harness" -seed="${MFSA_FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 \
   -print_final_stats=1 -artifact_prefix="$artifacts" "$corpus" "$seeds"
 echo "== replaying $(ls "$corpus" "$seeds" | wc -l) corpus inputs with LeakSanitizer"
 ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:abort_on_error=1 LSAN_OPTIONS=suppressions="$here/lsan.supp" \
