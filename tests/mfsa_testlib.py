@@ -129,6 +129,16 @@ def run_mfsa(nprocs, args, cwd=None, timeout=180, binary=None):
         return Result(cmd, -9, out, err, time.time() - t0, timed_out=True)
 
 
+def with_opt(args, name, value):
+    """args with option `name` set to `value` (replaced or appended)."""
+    args = list(args)
+    if name in args:
+        args[args.index(name) + 1] = value
+    else:
+        args += [name, value]
+    return args
+
+
 def snapshot_files(outdir):
     return sorted(glob.glob(os.path.join(outdir, "snap_*.h5")))
 

@@ -31,16 +31,6 @@ BASE = ["-n", 40, "-attn_dim", 3, "-attn_qkv", "random", "-seed", 5, "-attn_beta
         "-ts_max_time", 0.5, "-out_dt", 0.1, "-checkpoint_dt", 0.1]
 
 
-def with_opt(args, name, value):
-    """args with option `name` set to `value` (replaced or appended)."""
-    args = list(args)
-    if name in args:
-        args[args.index(name) + 1] = value
-    else:
-        args += [name, value]
-    return args
-
-
 def folder_digest(d):
     """{file: sha1} of every file in folder d."""
     out = {}
@@ -197,7 +187,7 @@ def body(chk):
                                ("seed", "-seed", 6, r"another model.*(/model/Q|/model/K|/model/V)"),
                                ("mask", "-attn_mask", "none", r"another model"),
                                ("geometry", "-geometry", "euclidean", r"another model")):
-        foreign.append((f"foreign ({opt} {val})", kw) + stopped_args(tmp, f"foreign_{name}", with_opt(BASE, opt, val)))
+        foreign.append((f"foreign ({opt} {val})", kw) + stopped_args(tmp, f"foreign_{name}", L.with_opt(BASE, opt, val)))
     for (name, kw, args, ck), r in zip(foreign, run_all([f[2] for f in foreign])):
         check_stopped(chk, name, r, ck)
         refusals.append(Refusal(tmp, ref, name, ck, kw))
@@ -223,7 +213,7 @@ def body(chk):
     both_before = folder_digest(both)
     fresh = os.path.join(tmp, "auto_fresh")  # a folder that does not exist yet
     other = os.path.join(tmp, "other_run")  # another run's output, no checkpoint
-    L.run_ok(1, with_opt(with_opt(BASE, "-attn_beta", 1.0), "-checkpoint_dt", 0) + ["-checkpoint_final", "0"], other)
+    L.run_ok(1, L.with_opt(L.with_opt(BASE, "-attn_beta", 1.0), "-checkpoint_dt", 0) + ["-checkpoint_final", "0"], other)
     chk.check(not any(f.startswith("checkpoint") for f in os.listdir(other)), "-checkpoint_dt 0 -checkpoint_final 0 writes no checkpoint")
     other_before = folder_digest(other)
     r_fb, r_po, r_both, r_fresh, r_other = run_all([BASE + ["-out", d, "-restart", "auto"] for d in (fb, po, both, fresh, other)])

@@ -42,15 +42,6 @@ ARGS = ["-n", 2000, "-attn_dim", 6, "-attn_qkv", "random", "-seed", 8, "-attn_be
         "-ts_dt", 0.015625, "-ts_max_time", 0.625, "-out_dt", 0.125]  # powers of two: every output time is exact
 
 
-def with_opt(args, name, value):
-    args = list(args)
-    if name in args:
-        args[args.index(name) + 1] = value
-    else:
-        args += [name, value]
-    return args
-
-
 def read_lock(out):
     try:
         with open(os.path.join(out, "mfsa.lock")) as fh:
@@ -90,7 +81,7 @@ def case_lock(chk, nprocs):
               f"({'present' if read_lock(out) is not None else 'absent'})")
     ok, why, ck = L.checkpoint_check(os.path.join(out, "checkpoint.h5"))
     tend = round(ck.get("time", 0) + 0.1, 10)
-    r = L.run_mfsa(nprocs, with_opt(args, "-ts_max_time", tend) + ["-out", out, "-restart", "auto"], timeout=120)
+    r = L.run_mfsa(nprocs, L.with_opt(args, "-ts_max_time", tend) + ["-out", out, "-restart", "auto"], timeout=120)
     chk.check(ok and r.rc == 0 and "restarted from" in r.stdout and read_lock(out) is None,
               f"-restart auto continues from t = {ck.get('time')} to {tend} (exit {r.rc}) and leaves no lock {why}")
 
@@ -112,7 +103,7 @@ def case_lock(chk, nprocs):
     shutil.copytree(out, reused)
     with open(os.path.join(reused, "mfsa.lock"), "w") as fh:
         fh.write(f"host={socket.gethostname()}\npid={os.getpid()}\nstarted=2026-01-01T00:00:00Z\nproc_start=1\nboot_id=\nslurm_job=\nslurm_restart=0\n")
-    r = L.run_mfsa(nprocs, with_opt(args, "-ts_max_time", tend) + ["-out", reused, "-restart", "auto"], timeout=120)
+    r = L.run_mfsa(nprocs, L.with_opt(args, "-ts_max_time", tend) + ["-out", reused, "-restart", "auto"], timeout=120)
     ok = r.rc == 0 and re.search(rf"taking over the lock of a run that is gone \(host \S+, pid {os.getpid()},", r.stderr) is not None
     chk.check(ok and read_lock(reused) is None, f"a lock whose pid is alive but started at another time (pid {os.getpid()} reused) is stale: "
               f"taken over with a warning, run completes (exit {r.rc}), lock removed")
@@ -122,11 +113,11 @@ def case_lock(chk, nprocs):
 
 def case_ulimit(chk, nprocs):
     tmp = L.test_dir(f"faults_io_ulimit_np{nprocs}")
-    args = with_opt(with_opt(ARGS, "-n", 256), "-attn_dim", 48)  # ~100 KB files, little compute
+    args = L.with_opt(L.with_opt(ARGS, "-n", 256), "-attn_dim", 48)  # ~100 KB files, little compute
     ref = os.path.join(tmp, "ref")
     L.run_ok(nprocs, args, ref)
     first = os.path.join(tmp, "first_part")
-    r = L.run_mfsa(nprocs, with_opt(args, "-ts_max_time", 0.375) + ["-checkpoint_dt", 0.0625, "-restart", "auto", "-out", first], timeout=180)
+    r = L.run_mfsa(nprocs, L.with_opt(args, "-ts_max_time", 0.375) + ["-checkpoint_dt", 0.0625, "-restart", "auto", "-out", first], timeout=180)
     if not chk.check(r.rc == 0, f"first part to t = 0.375 with checkpoints (exit {r.rc})"):
         print(r.describe())
         return
