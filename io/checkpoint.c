@@ -417,7 +417,7 @@ PetscErrorCode MfsaCheckpointValidateFile(hid_t file, const char *path, const Mf
 {
   int64_t        complete = 0, fmt = -1, n = -1, d = -1, heads = -1, k = -1, size = -1, stored = 0, naux = -1;
   double         beta = -1, tdt[2] = {NAN, NAN};
-  char           solver[64] = "", mask[64] = "", norm[64] = "", geometry[64] = "";
+  char           solver[64] = "", mask[64] = "", norm[64] = "", geometry[64] = "", kernel[128] = "", lnorm[64] = "";
   double        *buf = NULL;
   PetscErrorCode code = PETSC_ERR_FILE_UNEXPECTED;
 
@@ -433,6 +433,8 @@ PetscErrorCode MfsaCheckpointValidateFile(hid_t file, const char *path, const Mf
   ReadAttrString(file, "mask", mask, sizeof(mask));
   ReadAttrString(file, "norm", norm, sizeof(norm));
   ReadAttrString(file, "geometry", geometry, sizeof(geometry));
+  ReadAttrString(file, "kernel", kernel, sizeof(kernel));
+  ReadAttrString(file, "layer_norm", lnorm, sizeof(lnorm));
   ReadAttrInt64(file, "n", &n);
   ReadAttrInt64(file, "d", &d);
   ReadAttrInt64(file, "heads", &heads);
@@ -442,6 +444,16 @@ PetscErrorCode MfsaCheckpointValidateFile(hid_t file, const char *path, const Mf
   if (strcmp(solver, prov->solver) || n != prov->n || d != prov->d || heads != prov->heads || k != prov->k || beta != prov->beta || strcmp(mask, prov->mask) || strcmp(norm, prov->norm) || strcmp(geometry, prov->geometry) || size != N) {
     MfsaFormat(msg, len, "checkpoint %s belongs to another model: it has -solver %s, n (tokens or slices) %lld, state size %lld, -attn_dim %lld (k %lld), -attn_heads %lld, -attn_beta %g, -attn_mask %s, -attn_norm %s, -geometry %s; this run has %s, %lld, %lld, %lld (%lld), %lld, %g, %s, %s, %s", path, solver, (long long)n, (long long)size, (long long)d, (long long)k, (long long)heads, beta, mask, norm, geometry, prov->solver, (long long)prov->n, (long long)N, (long long)prov->d, (long long)prov->k, (long long)prov->heads, (double)prov->beta, prov->mask, prov->norm, prov->geometry);
     goto done;
+  }
+  {
+    /* checkpoints from before the kernel attributes: the exp kernel of -attn_norm, the geometry's layer norm */
+    const char *mine_kernel = prov->kernel ? prov->kernel : prov->norm, *mine_ln = prov->layer_norm ? prov->layer_norm : (strcmp(prov->geometry, "sphere") ? "none" : "post");
+    if (!kernel[0]) snprintf(kernel, sizeof(kernel), "%s", norm);
+    if (!lnorm[0]) snprintf(lnorm, sizeof(lnorm), "%s", strcmp(geometry, "sphere") ? "none" : "post");
+    if (strcmp(kernel, mine_kernel) || strcmp(lnorm, mine_ln)) {
+      MfsaFormat(msg, len, "checkpoint %s belongs to another model: it has -attn_kernel '%s', -attn_ln %s; this run has '%s', %s", path, kernel, lnorm, mine_kernel, mine_ln);
+      goto done;
+    }
   }
   {
     const char      *names[3] = {"/model/Q", "/model/K", "/model/V"};

@@ -14,6 +14,8 @@ typedef struct {
   const char      *mask;      /* "none" | "causal" */
   const char      *norm;      /* "softmax" | "unnormalized" */
   const char      *geometry;  /* "euclidean" | "sphere" */
+  const char      *kernel;    /* -attn_kernel and its parameters (AttnModel kernel_desc); NULL: norm */
+  const char      *layer_norm; /* "none" | "post" | "pre" | "ngpt"; NULL: from the geometry */
   const PetscReal *Q, *K, *V; /* heads*k*d, heads*k*d, heads*d*d (row-major per head) */
 } MfsaProvenance;
 

@@ -41,6 +41,8 @@ PetscErrorCode MfsaH5WriteProvenance(MPI_Comm comm, const char *fname, hid_t fil
   PetscCall(MfsaH5WriteAttrString(comm, fname, loc, "mask", prov->mask));
   PetscCall(MfsaH5WriteAttrString(comm, fname, loc, "norm", prov->norm));
   PetscCall(MfsaH5WriteAttrString(comm, fname, loc, "geometry", prov->geometry));
+  PetscCall(MfsaH5WriteAttrString(comm, fname, loc, "kernel", prov->kernel ? prov->kernel : prov->norm));
+  PetscCall(MfsaH5WriteAttrString(comm, fname, loc, "layer_norm", prov->layer_norm ? prov->layer_norm : (strcmp(prov->geometry, "sphere") ? "none" : "post")));
 
   /* Same layout that -attn_qkv_file reads (/model/Q, /model/K, /model/V), so any output
    * file can seed a rerun with the exact model. */

@@ -216,7 +216,7 @@ static PetscErrorCode EstimateOne(MfsaLipschitz L, LipInputFamily fam, PetscInt 
 PetscErrorCode MfsaLipschitzRun(MfsaLipschitz L, MfsaOutput out)
 {
   AttnModel      m    = L->model;
-  MfsaProvenance prov = {.solver = "lipschitz", .seed = m->seed, .d = m->d, .heads = m->heads, .k = m->k, .beta = m->beta, .mask = MfsaMaskNames[m->mask], .norm = MfsaNormNames[m->norm], .geometry = MfsaGeometryNames[m->geometry], .Q = m->Q, .K = m->K, .V = m->V};
+  MfsaProvenance prov = {.solver = "lipschitz", .seed = m->seed, .d = m->d, .heads = m->heads, .k = m->k, .beta = m->beta, .mask = MfsaMaskNames[m->mask], .norm = MfsaNormNames[m->norm], .geometry = MfsaGeometryNames[m->geometry], .kernel = m->kernel_desc, .layer_norm = MfsaLayerNormNames[m->ln], .Q = m->Q, .K = m->K, .V = m->V};
 
   PetscFunctionBegin;
   prov.n = 0;

@@ -38,6 +38,7 @@ typedef struct {
   ParticleRing      ring;
   AttnField         field;
   PetscReal        *logz; /* nloc x heads, from the last full evaluation */
+  PetscReal        *xhat; /* pre-LN: the local rows x_i/|x_i| the attention sees (nloc x d) */
 } Particles;
 
 /* The Allgatherv layout and key buffers of the allgather path (also used by the ring path,
@@ -101,12 +102,25 @@ static PetscErrorCode GatherKeys(MfsaSolver s, const PetscReal *xloc, PetscBool 
   PetscFunctionReturn(0);
 }
 
-/* Velocity (and log Z) of the local tokens at states x, through the chosen exchange. */
+/* Velocity (and log Z) of the local tokens at states x, through the chosen exchange.
+ * Pre-LN (-attn_ln pre): attention reads every token as x/|x| (queries, keys and values), so
+ * the velocity is f(X^) of the normalised rows. */
 static PetscErrorCode Velocity(MfsaSolver s, const PetscReal *x, PetscReal *vel, PetscReal *logz)
 {
-  Particles *p = (Particles *)s->data;
+  Particles     *p = (Particles *)s->data;
+  const PetscInt d = s->model->d;
 
   PetscFunctionBegin;
+  if (s->model->ln == MFSA_LN_PRE) {
+    for (PetscInt i = 0; i < p->nloc; i++) {
+      PetscReal norm2 = 0;
+      for (PetscInt a = 0; a < d; a++) norm2 += x[i * d + a] * x[i * d + a];
+      PetscCheck(norm2 > 0 && !PetscIsInfOrNanReal(norm2), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "-attn_ln pre normalises every token to x/|x|, but token %" PetscInt_FMT " has |x|^2 = %g; start from nonzero tokens", p->lo + i, (double)norm2);
+      const PetscReal inv = 1.0 / PetscSqrtReal(norm2);
+      for (PetscInt a = 0; a < d; a++) p->xhat[i * d + a] = inv * x[i * d + a];
+    }
+    x = p->xhat;
+  }
   if (p->exchange == PARTICLES_EXCHANGE_RING) PetscCall(ParticleRingEvaluate(p->ring, p->field, x, vel, logz));
   else {
     PetscCall(GatherKeys(s, x, PETSC_FALSE));
@@ -167,7 +181,8 @@ static PetscErrorCode ParticlesSetUp(MfsaSolver s)
   PetscFunctionBegin;
   if (p->exchange == PARTICLES_EXCHANGE_ALLGATHER) PetscCheck((PetscInt64)p->n * d < PETSC_MPI_INT_MAX, s->comm, PETSC_ERR_SUP, "n*d = %" PetscInt64_FMT " exceeds what one MPI_Allgatherv can move; use fewer tokens or -particles_exchange ring", (PetscInt64)p->n * d);
   PetscCall(MfsaPartitionTokens(s->comm, p->n, m->mask == MFSA_MASK_CAUSAL, &p->lo, &p->nloc));
-  PetscCall(PetscMalloc1(PetscMax(p->nloc, 1) * m->heads, &p->logz));
+  PetscCheck(p->precision == PAIR_PRECISION_DOUBLE || AttnModelKernelIsExp(m), s->comm, PETSC_ERR_USER_INPUT, "-precision single is only available for -attn_kernel softmax and unnormalized (got -attn_kernel %s); use -precision double", MfsaKernelNames[m->kernel]);
+  PetscCall(PetscMalloc2(PetscMax(p->nloc, 1) * m->heads, &p->logz, PetscMax(p->nloc, 1) * d, &p->xhat));
   if (p->exchange == PARTICLES_EXCHANGE_RING) PetscCall(ParticleRingCreate(s->comm, p->n, d, m->mask == MFSA_MASK_CAUSAL, p->precision, p->inflight, &p->ring));
   else PetscCall(AllocateGather(s, p->precision == PAIR_PRECISION_SINGLE ? PETSC_TRUE : PETSC_FALSE));
   PetscCall(AttnFieldCreate(m, p->nloc, &p->field));
@@ -262,7 +277,7 @@ static PetscErrorCode ParticlesDestroy(MfsaSolver s)
 
   PetscFunctionBegin;
   PetscCall(FreeGather(p));
-  PetscCall(PetscFree(p->logz));
+  PetscCall(PetscFree2(p->logz, p->xhat));
   PetscCall(ParticleRingDestroy(&p->ring));
   PetscCall(AttnFieldDestroy(&p->field));
   PetscCall(PetscFree(s->data));

@@ -1,8 +1,9 @@
 /* Mean-field PDE solver on the circle: the density rho(t, s, theta) on S position slices x M
  * angles, slices owned in contiguous blocks (a plain Vec: slices only couple through the
  * prefix over s, never through a stencil, so a DMDA's ghosting would buy nothing).
- * RHS: the prefix R(s) = int_0^s rho (pipelined, see Prefix), the nonlocal velocity by FFT
- * (src/circle_kernel.c), then conservative MUSCL finite volumes in theta with an upwind flux.
+ * RHS: the prefix R(s) = int_0^s rho (pipelined, see Prefix), the nonlocal velocity of the
+ * attention kernel (src/circle_kernel.c: FFT for the smooth kernels, direct quadrature for relu
+ * and hyla; post-LN or nGPT), then conservative MUSCL finite volumes in theta with an upwind flux.
  * Time stepping: PETSc TS, SSP RK3 by default, dt limited by a CFL number every step. */
 #include "solver.h"
 #include "circle_kernel.h"
@@ -181,6 +182,7 @@ static PetscErrorCode PdeSetFromOptions(MfsaSolver s, PetscOptionItems *PetscOpt
 
   PetscFunctionBegin;
   PetscCheck(m->d == 2 && m->geometry == MFSA_GEOMETRY_SPHERE, s->comm, PETSC_ERR_USER_INPUT, "-solver pde solves tokens on the circle: it needs -attn_dim 2 -geometry sphere (got -attn_dim %" PetscInt_FMT " -geometry %s)", m->d, MfsaGeometryNames[m->geometry]);
+  PetscCall(CircleKernelCheckModel(m));
   PetscCall(PetscOptionsInt("-pde_slices", "Number S of position slices s in (0, 1]", NULL, p->S, &p->S, NULL));
   PetscCall(PetscOptionsInt("-pde_angles", "Number M of angle cells on the circle", NULL, p->M, &p->M, NULL));
   PetscCall(PetscStrncpy(value, LimiterNames[p->limiter], sizeof(value)));
@@ -282,7 +284,8 @@ static PetscErrorCode PdeOutput(MfsaSolver s, MfsaOutput out, PetscInt step, Pet
   {
     const char *names[] = {"time", "step", "dt", "mass_min", "mass_max", "mass_drift", "rho_min", "energy", "order_parameter", "mode1", "mode2", "mode3", "mode4", "wall"};
     PetscReal   values[14], energy = 0, cx = 0, cy = 0;
-    for (PetscInt h = 0; h < m->heads; h++) {
+    /* the interaction energy belongs to the exp kernels (NaN for the others, as for particles) */
+    for (PetscInt h = 0; h < m->heads && AttnModelKernelIsExp(m); h++) {
       PetscCall(CircleKernelApply(p->kernel, h, CIRCLE_KERNEL_H, total, 0.5, den));
       for (PetscInt k = 0; k < M; k++) energy += total[k] * dtheta * den[k];
     }
@@ -297,7 +300,7 @@ static PetscErrorCode PdeOutput(MfsaSolver s, MfsaOutput out, PetscInt step, Pet
     values[4] = stats[1];
     values[5] = stats[2];
     values[6] = -stats[3];
-    values[7] = m->beta > 0 ? energy / (2 * m->beta) : NAN;
+    values[7] = m->beta > 0 && AttnModelKernelIsExp(m) ? energy / (2 * m->beta) : NAN;
     values[8] = PetscSqrtReal(cx * cx + cy * cy);
     for (PetscInt mm = 1; mm <= 4; mm++) {
       PetscReal re = 0, im = 0;
@@ -316,14 +319,12 @@ static PetscErrorCode PdeOutput(MfsaSolver s, MfsaOutput out, PetscInt step, Pet
 
 static PetscErrorCode PdeView(MfsaSolver s, PetscViewer viewer)
 {
-  Pde      *p = (Pde *)s->data;
-  PetscInt  T;
-  PetscBool rot;
+  Pde *p = (Pde *)s->data;
+  char kernel[256];
 
   PetscFunctionBegin;
-  PetscCall(CircleKernelGetTruncation(p->kernel, &T, &rot));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "PDE solver on the circle: %" PetscInt_FMT " slices x %" PetscInt_FMT " angles, init %s, limiter %s, CFL %g; kernel Fourier modes |m| <= %" PetscInt_FMT " (%s)\n", p->S, p->M, MfsaDensityNames[p->init.kind], LimiterNames[p->limiter], (double)p->cfl, T,
-                                   rot ? "rotation invariant: convolution" : "general: double series"));
+  PetscCall(CircleKernelDescribe(p->kernel, kernel, sizeof(kernel)));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "PDE solver on the circle: %" PetscInt_FMT " slices x %" PetscInt_FMT " angles, init %s, limiter %s, CFL %g; %s\n", p->S, p->M, MfsaDensityNames[p->init.kind], LimiterNames[p->limiter], (double)p->cfl, kernel));
   PetscFunctionReturn(0);
 }
 

@@ -102,6 +102,8 @@ PetscErrorCode MfsaSolverSetUp(MfsaSolver s)
   s->provenance.mask     = MfsaMaskNames[s->model->mask];
   s->provenance.norm     = MfsaNormNames[s->model->norm];
   s->provenance.geometry = MfsaGeometryNames[s->model->geometry];
+  s->provenance.kernel     = s->model->kernel_desc;
+  s->provenance.layer_norm = MfsaLayerNormNames[s->model->ln];
   s->provenance.Q        = s->model->Q;
   s->provenance.K        = s->model->K;
   s->provenance.V        = s->model->V;

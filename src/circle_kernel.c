@@ -1,18 +1,24 @@
-/* Truncated double Fourier series of the circle attention kernels H_h, G_h and their
- * application to gridded densities with FFTW (plans made once, FFTW_ESTIMATE so that the
- * same algorithm, hence the same rounding, is used on every rank and in every run). */
+/* The circle attention kernels H_h, G_h (and N_h for nGPT): their truncated double Fourier
+ * series and application to gridded densities with FFTW (plans made once, FFTW_ESTIMATE so
+ * that the same algorithm, hence the same rounding, is used on every rank and in every run),
+ * or the direct quadrature (circle_kernel_direct.c); which kernels have a mean-field limit;
+ * the velocity of the dynamics from them. */
 #include <complex.h>
 #include <fftw3.h>
 #include "circle_kernel.h"
+#include "circle_kernel_direct.h"
 
 
 typedef double _Complex Cplx;
 
 struct _p_CircleKernel {
-  AttnModel  model;
-  PetscInt   M, T, W; /* grid, truncation, W = 2T+1 coefficients per direction */
-  PetscBool  rotation_invariant;
-  Cplx      *coef;    /* [head][kind][m+T][n+T] */
+  AttnModel    model;
+  CircleDirect direct; /* relu, hyla: direct quadrature instead of the series below */
+  PetscInt     M, T, W; /* grid, truncation, W = 2T+1 coefficients per direction */
+  PetscInt     nkinds;  /* 2 (H, G) or 3 (H, G, N: -attn_ln ngpt) */
+  PetscBool    rotation_invariant;
+  PetscReal   *fpar;    /* M: normal component of f (nGPT) */
+  Cplx        *coef;    /* [head][kind][m+T][n+T] */
   double    *rin;     /* M reals (FFT input/output) */
   Cplx      *spec;    /* M/2+1 complex */
   Cplx      *a, *b;   /* W each: input and output coefficients */
@@ -34,12 +40,18 @@ static PetscReal SpectralNorm2x2(const PetscReal *A)
   return PetscSqrtReal(0.5 * (p + q) + PetscSqrtReal(0.25 * (p - q) * (p - q) + r * r));
 }
 
-static double KernelSample(const PetscReal *B, const PetscReal *V, PetscReal beta, CircleKernelKind kind, double theta, double phi)
+/* w(beta x(theta)^T B x(phi) + b) of the smooth kernels: exp (b = 0), sigmoid, linear (b = 0). */
+static double KernelSample(AttnModel m, const PetscReal *B, const PetscReal *V, CircleKernelKind kind, double theta, double phi)
 {
   const double xt0 = cos(theta), xt1 = sin(theta), xp0 = cos(phi), xp1 = sin(phi);
-  const double h   = exp(beta * (xt0 * (B[0] * xp0 + B[1] * xp1) + xt1 * (B[2] * xp0 + B[3] * xp1)));
+  const double z   = m->beta * (xt0 * (B[0] * xp0 + B[1] * xp1) + xt1 * (B[2] * xp0 + B[3] * xp1));
+  double       h;
+  if (m->kernel == MFSA_KERNEL_SIGMOID) h = 1.0 / (1.0 + exp(-(z + AttnModelScoreBias(m, 1))));
+  else if (m->kernel == MFSA_KERNEL_LINEAR) h = z;
+  else h = exp(z);
   if (kind == CIRCLE_KERNEL_H) return h;
   const double v0 = V[0] * xp0 + V[1] * xp1, v1 = V[2] * xp0 + V[3] * xp1;
+  if (kind == CIRCLE_KERNEL_N) return h * (xt0 * v0 + xt1 * v1);
   return h * (-xt1 * v0 + xt0 * v1);
 }
 
@@ -58,7 +70,7 @@ static PetscErrorCode Coefficients(CircleKernel ck, PetscInt h, CircleKernelKind
   plan = fftw_plan_dft_r2c_2d((int)P, (int)P, samples, (fftw_complex *)out, FFTW_ESTIMATE);
   for (PetscInt a = 0; a < P; a++)
     for (PetscInt bb = 0; bb < P; bb++) {
-      samples[a * P + bb] = KernelSample(B, V, m->beta, kind, 2 * PETSC_PI * a / P, 2 * PETSC_PI * bb / P);
+      samples[a * P + bb] = KernelSample(m, B, V, kind, 2 * PETSC_PI * a / P, 2 * PETSC_PI * bb / P);
       *smax               = PetscMax(*smax, PetscAbsReal(samples[a * P + bb]));
     }
   fftw_execute(plan);
@@ -77,6 +89,27 @@ static PetscErrorCode Coefficients(CircleKernel ck, PetscInt h, CircleKernelKind
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode CircleKernelCheckModel(AttnModel m)
+{
+  const MfsaLayerNorm ln = m->ln == MFSA_LN_DEFAULT ? MFSA_LN_POST : m->ln;
+
+  PetscFunctionBegin;
+  PetscCheck(ln == MFSA_LN_POST || ln == MFSA_LN_NGPT, m->comm, PETSC_ERR_USER_INPUT, "-solver pde evolves tokens on the circle: it needs -attn_ln post or ngpt (got -attn_ln %s)", MfsaLayerNormNames[ln]);
+  PetscCheck(m->kernel != MFSA_KERNEL_SIGMOID || m->sigmoid_bias_set, m->comm, PETSC_ERR_USER_INPUT,
+             "-attn_kernel sigmoid with its default bias -log|N(i)| depends on the token count, which the density of -solver pde does not have: give -attn_sigmoid_bias b and -attn_kernel_norm count (the n -> infinity limit of the default bias is -attn_kernel unnormalized)");
+  PetscCheck(AttnModelKernelIsExp(m) || m->kernel_norm != MFSA_KERNEL_NORM_NONE || ln == MFSA_LN_NGPT, m->comm, PETSC_ERR_USER_INPUT,
+             "-attn_kernel %s with -attn_kernel_norm none has no mean-field limit (its sums grow with the token count): use -attn_kernel_norm count with -solver pde (or -attn_ln ngpt, whose f/|f| does not see the row factor)", MfsaKernelNames[m->kernel]);
+  PetscFunctionReturn(0);
+}
+
+/* relu (kinks: coefficients ~ m^-2) and hyla (not a weight times V x) take the direct sum. */
+static PetscBool UsesDirect(AttnModel m)
+{
+  return (m->kernel == MFSA_KERNEL_RELU || m->kernel == MFSA_KERNEL_HYLA) ? PETSC_TRUE : PETSC_FALSE;
+}
+
+#define CIRCLE_KERNEL_TMAX 512
+
 PetscErrorCode CircleKernelCreate(AttnModel model, PetscInt M, CircleKernel *kernel)
 {
   CircleKernel ck;
@@ -85,36 +118,58 @@ PetscErrorCode CircleKernelCreate(AttnModel model, PetscInt M, CircleKernel *ker
 
   PetscFunctionBegin;
   PetscCheck(model->d == 2, model->comm, PETSC_ERR_USER_INPUT, "The circle kernel needs -attn_dim 2 (got %" PetscInt_FMT ")", model->d);
+  PetscCall(CircleKernelCheckModel(model));
   PetscCall(PetscNew(&ck));
   ck->model              = model;
   ck->M                  = M;
+  ck->nkinds             = model->ln == MFSA_LN_NGPT ? 3 : 2;
   ck->rotation_invariant = PETSC_TRUE;
+  PetscCall(PetscMalloc1(M, &ck->fpar));
+  if (UsesDirect(model)) {
+    ck->T                  = -1;
+    ck->rotation_invariant = PETSC_FALSE;
+    PetscCall(PetscMalloc4(1, &ck->a, 1, &ck->b, M, &ck->num, M, &ck->den));
+    PetscCall(CircleDirectCreate(model, M, &ck->direct));
+    *kernel = ck;
+    PetscFunctionReturn(0);
+  }
   for (PetscInt h = 0; h < model->heads; h++) {
     normB = PetscMax(normB, SpectralNorm2x2(model->B + 4 * h));
     if (!IsScaledRotation(model->B + 4 * h) || !IsScaledRotation(model->V + 4 * h)) ck->rotation_invariant = PETSC_FALSE;
   }
-  /* MODEL.md's bound T = 9 sqrt(beta ||B||) + 20 is safe but generous: compute the coefficients
-   * up to it, then keep only the modes above round-off: above 1e-16 of the largest, and above
-   * the 2-D FFT's own rounding noise (eps log2(P^2) max|sample|), below which a computed
-   * coefficient carries no information. This also sets the smallest grid that represents
-   * the kernel exactly. */
-  const PetscInt Tmax = (PetscInt)PetscCeilReal(9.0 * PetscSqrtReal(model->beta * normB) + 20.0), Wmax = 2 * Tmax + 1;
-  const PetscInt nk   = 2 * model->heads;
-  Cplx          *full;
-  PetscReal      cmax = 0, smax = 0, floor_abs;
-  for (P = 16; P < 2 * Wmax; P *= 2) {}
-  ck->T = Tmax;
-  ck->W = Wmax;
-  PetscCall(PetscMalloc1((size_t)nk * Wmax * Wmax, &full));
-  for (PetscInt h = 0; h < model->heads; h++)
-    for (int kind = 0; kind < 2; kind++) PetscCall(Coefficients(ck, h, (CircleKernelKind)kind, P, full + (size_t)(2 * h + kind) * Wmax * Wmax, &smax));
-  for (PetscInt i = 0; i < nk * Wmax * Wmax; i++) cmax = PetscMax(cmax, cabs(full[i]));
-  floor_abs = PetscMax(1e-16 * cmax, PETSC_MACHINE_EPSILON * PetscLog2Real((PetscReal)P * P) * smax);
-  ck->T = 0;
-  for (PetscInt q = 0; q < nk; q++)
-    for (PetscInt mm = -Tmax; mm <= Tmax; mm++)
-      for (PetscInt n = -Tmax; n <= Tmax; n++)
-        if (cabs(full[(size_t)q * Wmax * Wmax + (mm + Tmax) * Wmax + (n + Tmax)]) > floor_abs) ck->T = PetscMax(ck->T, PetscMax(PetscAbsInt(mm), PetscAbsInt(n)));
+  /* MODEL.md's bound T = 9 sqrt(beta ||B||) + 20 is safe but generous for exp: compute the
+   * coefficients up to it, then keep only the modes above round-off: above 1e-16 of the largest,
+   * and above the 2-D FFT's own rounding noise (eps log2(P^2) max|sample|), below which a
+   * computed coefficient carries no information. This also sets the smallest grid that
+   * represents the kernel exactly. Sigmoid's coefficients decay only geometrically (poles of
+   * the logistic function at z = +-i pi: rate ~ asinh(pi / (beta ||B||))), so for it and linear
+   * the bound is doubled until the top quarter of the computed modes is below round-off (then
+   * the aliased modes, beyond 3 Tmax, are too). */
+  PetscInt       Tmax = (PetscInt)PetscCeilReal(9.0 * PetscSqrtReal(model->beta * normB) + 20.0), Wmax;
+  const PetscInt nk   = ck->nkinds * model->heads;
+  Cplx          *full = NULL;
+  PetscReal      cmax, smax, floor_abs;
+  for (;;) {
+    Wmax = 2 * Tmax + 1;
+    for (P = 16; P < 2 * Wmax; P *= 2) {}
+    ck->T = Tmax;
+    ck->W = Wmax;
+    cmax = smax = 0;
+    PetscCall(PetscFree(full));
+    PetscCall(PetscMalloc1((size_t)nk * Wmax * Wmax, &full));
+    for (PetscInt h = 0; h < model->heads; h++)
+      for (PetscInt kind = 0; kind < ck->nkinds; kind++) PetscCall(Coefficients(ck, h, (CircleKernelKind)kind, P, full + (size_t)(ck->nkinds * h + kind) * Wmax * Wmax, &smax));
+    for (PetscInt i = 0; i < nk * Wmax * Wmax; i++) cmax = PetscMax(cmax, cabs(full[i]));
+    floor_abs = PetscMax(1e-16 * cmax, PETSC_MACHINE_EPSILON * PetscLog2Real((PetscReal)P * P) * smax);
+    ck->T     = 0;
+    for (PetscInt q = 0; q < nk; q++)
+      for (PetscInt mm = -Tmax; mm <= Tmax; mm++)
+        for (PetscInt n = -Tmax; n <= Tmax; n++)
+          if (cabs(full[(size_t)q * Wmax * Wmax + (mm + Tmax) * Wmax + (n + Tmax)]) > floor_abs) ck->T = PetscMax(ck->T, PetscMax(PetscAbsInt(mm), PetscAbsInt(n)));
+    if (AttnModelKernelIsExp(model) || 4 * ck->T <= 3 * Tmax) break;
+    PetscCheck(2 * Tmax <= CIRCLE_KERNEL_TMAX, model->comm, PETSC_ERR_USER_INPUT, "-attn_kernel %s at -attn_beta %g (beta*||B|| = %g) has Fourier modes beyond |m| = %d above round-off: -solver pde cannot represent it; lower -attn_beta", MfsaKernelNames[model->kernel], (double)model->beta, (double)(model->beta * normB), CIRCLE_KERNEL_TMAX);
+    Tmax *= 2;
+  }
   ck->W = 2 * ck->T + 1;
   PetscCheck(M >= 2 * ck->T + 2, model->comm, PETSC_ERR_USER_INPUT, "-pde_angles %" PetscInt_FMT " cannot resolve the attention kernel at beta*||B|| = %g: it has Fourier modes up to |m| = %" PetscInt_FMT " above round-off; use -pde_angles >= %" PetscInt_FMT, M, (double)(model->beta * normB), ck->T, 2 * ck->T + 2);
   PetscCall(PetscMalloc1((size_t)nk * ck->W * ck->W, &ck->coef));
@@ -135,9 +190,11 @@ PetscErrorCode CircleKernelApply(CircleKernel ck, PetscInt head, CircleKernelKin
 {
   const PetscInt  M = ck->M, T = ck->T, W = ck->W;
   const PetscReal dphi = 2 * PETSC_PI / M;
-  const Cplx     *c    = ck->coef + (size_t)(2 * head + kind) * W * W;
+  const Cplx     *c    = ck->coef + (size_t)(ck->nkinds * head + kind) * W * W;
 
   PetscFunctionBegin;
+  PetscCheck(!ck->direct, PETSC_COMM_SELF, PETSC_ERR_SUP, "CircleKernelApply: -attn_kernel %s has no kernel series (direct quadrature)", MfsaKernelNames[ck->model->kernel]);
+  PetscCheck((PetscInt)kind < ck->nkinds && head >= 0 && head < ck->model->heads, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "CircleKernelApply: kernel kind %d of head %" PetscInt_FMT " was not computed", (int)kind, head);
   PetscCall(PetscArraycpy(ck->rin, R, M));
   fftw_execute(ck->forward);
   /* a_n = dphi sum_l R_l e^{i n phi_l} = dphi e^{i n dphi/2} conj(F_n), F = forward DFT */
@@ -164,28 +221,58 @@ PetscErrorCode CircleKernelApply(CircleKernel ck, PetscInt head, CircleKernelKin
   PetscFunctionReturn(0);
 }
 
+/* u = <f, x_perp> (post-LN) or alpha <f, x_perp> / |f| (nGPT, |f|^2 = fperp^2 + fpar^2), f the
+ * attention output at theta_k; the row factor: softmax's per-head Num_h/Den_h, 1/mass(R) for
+ * unnormalized and -attn_kernel_norm count (mass = sum_l R_l dphi, the mean-field |N(i)|/n),
+ * 1 for -attn_kernel_norm none (nGPT only). */
 PetscErrorCode CircleKernelVelocity(CircleKernel ck, const PetscReal *R, PetscReal shift, PetscReal *u)
 {
   const AttnModel m = ck->model;
   const PetscInt  M = ck->M;
+  const PetscBool ngpt = m->ln == MFSA_LN_NGPT ? PETSC_TRUE : PETSC_FALSE;
+  PetscReal      *fpar = ck->fpar;
 
   PetscFunctionBegin;
   PetscCall(PetscArrayzero(u, M));
-  if (m->norm == MFSA_NORM_SOFTMAX) {
+  PetscCall(PetscArrayzero(fpar, M));
+  if (m->kernel == MFSA_KERNEL_SOFTMAX) {
     for (PetscInt h = 0; h < m->heads; h++) {
       PetscCall(CircleKernelApply(ck, h, CIRCLE_KERNEL_G, R, shift, ck->num));
       PetscCall(CircleKernelApply(ck, h, CIRCLE_KERNEL_H, R, shift, ck->den));
       for (PetscInt k = 0; k < M; k++) u[k] += ck->num[k] / ck->den[k];
+      if (ngpt) {
+        PetscCall(CircleKernelApply(ck, h, CIRCLE_KERNEL_N, R, shift, ck->num));
+        for (PetscInt k = 0; k < M; k++) fpar[k] += ck->num[k] / ck->den[k];
+      }
     }
   } else {
     PetscReal mass = 0;
     for (PetscInt k = 0; k < M; k++) mass += R[k];
     mass *= 2 * PETSC_PI / M;
-    for (PetscInt h = 0; h < m->heads; h++) {
-      PetscCall(CircleKernelApply(ck, h, CIRCLE_KERNEL_G, R, shift, ck->num));
-      for (PetscInt k = 0; k < M; k++) u[k] += ck->num[k] / mass;
+    /* dividing by 1 is exact: -attn_kernel_norm none */
+    if (m->kernel != MFSA_KERNEL_UNNORMALIZED && m->kernel_norm == MFSA_KERNEL_NORM_NONE) mass = 1.0;
+    if (ck->direct) {
+      PetscCall(CircleDirectApply(ck->direct, R, shift, ck->num, ngpt ? ck->den : NULL));
+      for (PetscInt k = 0; k < M; k++) u[k] = ck->num[k] / mass;
+      if (ngpt)
+        for (PetscInt k = 0; k < M; k++) fpar[k] = ck->den[k] / mass;
+    } else {
+      for (PetscInt h = 0; h < m->heads; h++) {
+        PetscCall(CircleKernelApply(ck, h, CIRCLE_KERNEL_G, R, shift, ck->num));
+        for (PetscInt k = 0; k < M; k++) u[k] += ck->num[k] / mass;
+        if (ngpt) {
+          PetscCall(CircleKernelApply(ck, h, CIRCLE_KERNEL_N, R, shift, ck->num));
+          for (PetscInt k = 0; k < M; k++) fpar[k] += ck->num[k] / mass;
+        }
+      }
     }
   }
+  if (ngpt)
+    for (PetscInt k = 0; k < M; k++) {
+      /* a zero f has no direction and gives no motion (as for particles) */
+      const PetscReal norm2 = u[k] * u[k] + fpar[k] * fpar[k];
+      u[k]                  = norm2 > 0 ? m->ngpt_alpha * u[k] / PetscSqrtReal(norm2) : 0.0;
+    }
   PetscFunctionReturn(0);
 }
 
@@ -197,18 +284,28 @@ PetscErrorCode CircleKernelGetTruncation(CircleKernel ck, PetscInt *T, PetscBool
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode CircleKernelDescribe(CircleKernel ck, char *buf, size_t len)
+{
+  PetscFunctionBegin;
+  if (ck->direct) PetscCall(PetscSNPrintf(buf, len, "kernel %s: direct O(M^2) midpoint quadrature (second order in the grid)", MfsaKernelNames[ck->model->kernel]));
+  else PetscCall(PetscSNPrintf(buf, len, "kernel %s: Fourier modes |m| <= %" PetscInt_FMT " (%s)", MfsaKernelNames[ck->model->kernel], ck->T, ck->rotation_invariant ? "rotation invariant: convolution" : "general: double series"));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode CircleKernelDestroy(CircleKernel *kernel)
 {
   CircleKernel ck = *kernel;
 
   PetscFunctionBegin;
   if (!ck) PetscFunctionReturn(0);
-  fftw_destroy_plan(ck->forward);
-  fftw_destroy_plan(ck->backward);
-  fftw_free(ck->rin);
-  fftw_free(ck->spec);
+  if (ck->forward) fftw_destroy_plan(ck->forward);
+  if (ck->backward) fftw_destroy_plan(ck->backward);
+  if (ck->rin) fftw_free(ck->rin);
+  if (ck->spec) fftw_free(ck->spec);
   PetscCall(PetscFree4(ck->a, ck->b, ck->num, ck->den));
   PetscCall(PetscFree(ck->coef));
+  PetscCall(PetscFree(ck->fpar));
+  PetscCall(CircleDirectDestroy(&ck->direct));
   PetscCall(PetscFree(*kernel));
   PetscFunctionReturn(0);
 }

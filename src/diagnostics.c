@@ -69,12 +69,15 @@ PetscErrorCode MfsaParticleDiagnostics(AttnModel m, const PairKeys *keys, PetscI
   row->order_parameter    = PetscSqrtReal(norm2);
   row->logz_min           = lzmin;
   row->logz_max           = lzmax_all;
+  if (!AttnModelKernelIsExp(m)) { /* log Z and the energy are those of the exp kernels */
+    row->logz_min = row->logz_max = NAN;
+  }
   row->norm_drift         = drift;
   row->clustered_fraction = n > 1 ? (PetscReal)pairs / (0.5 * (PetscReal)n * (PetscReal)(n - 1)) : 0.0;
-  if (m->beta > 0) {
+  if (m->beta > 0 && AttnModelKernelIsExp(m)) {
     row->log_energy = lzmax_all + PetscLogReal(esum) - PetscLogReal(2.0 * m->beta * (PetscReal)n * (PetscReal)n);
     row->energy     = PetscExpReal(row->log_energy);
-  } else { /* E = (1/2 beta) ... is infinite at beta = 0: reported as NaN, documented */
+  } else { /* E = (1/2 beta) ... is infinite at beta = 0 and belongs to the exp kernels: NaN, documented */
     row->log_energy = NAN;
     row->energy     = NAN;
   }

@@ -131,7 +131,7 @@ PetscErrorCode AttnModelSetKernel(AttnModel m, MfsaKernel kernel, MfsaKernelNorm
     PetscCall(PetscSNPrintf(m->kernel_desc, sizeof(m->kernel_desc), "%s", MfsaKernelNames[kernel]));
     break;
   case MFSA_KERNEL_SIGMOID:
-    if (m->sigmoid_bias_set) PetscCall(PetscSNPrintf(m->kernel_desc, sizeof(m->kernel_desc), "sigmoid bias=%.17g norm=%s", (double)m->sigmoid_bias, MfsaKernelNormNames[kernel_norm]));
+    if (m->sigmoid_bias_set) PetscCall(PetscSNPrintf(m->kernel_desc, sizeof(m->kernel_desc), "sigmoid bias=%.15g norm=%s", (double)m->sigmoid_bias, MfsaKernelNormNames[kernel_norm]));
     else PetscCall(PetscSNPrintf(m->kernel_desc, sizeof(m->kernel_desc), "sigmoid bias=-log|N(i)| norm=%s", MfsaKernelNormNames[kernel_norm]));
     break;
   case MFSA_KERNEL_RELU:
@@ -139,13 +139,13 @@ PetscErrorCode AttnModelSetKernel(AttnModel m, MfsaKernel kernel, MfsaKernelNorm
     PetscCall(PetscSNPrintf(m->kernel_desc, sizeof(m->kernel_desc), "%s norm=%s", MfsaKernelNames[kernel], MfsaKernelNormNames[kernel_norm]));
     break;
   case MFSA_KERNEL_HYLA:
-    PetscCall(PetscSNPrintf(m->kernel_desc, sizeof(m->kernel_desc), "hyla eps=%.17g norm=%s", (double)m->hyla_eps, MfsaKernelNormNames[kernel_norm]));
+    PetscCall(PetscSNPrintf(m->kernel_desc, sizeof(m->kernel_desc), "hyla eps=%.15g norm=%s", (double)m->hyla_eps, MfsaKernelNormNames[kernel_norm]));
     break;
   }
   if (ln == MFSA_LN_NGPT) {
     size_t len;
     PetscCall(PetscStrlen(m->kernel_desc, &len));
-    PetscCall(PetscSNPrintf(m->kernel_desc + len, sizeof(m->kernel_desc) - len, " ngpt_alpha=%.17g", (double)m->ngpt_alpha));
+    PetscCall(PetscSNPrintf(m->kernel_desc + len, sizeof(m->kernel_desc) - len, " ngpt_alpha=%.15g", (double)m->ngpt_alpha));
   }
   PetscFunctionReturn(0);
 }

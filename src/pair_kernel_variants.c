@@ -1,0 +1,136 @@
+/* The non-exp attention kernels (sigmoid, relu, linear, hyla): plain sums over a block of keys,
+ * in tiles of VARIANT_TILE keys visited in global index order; within a tile each query's
+ * contributions are summed left to right, so a query's result depends only on its own inputs.
+ * Key tiles are the outer loop so that a tile (and, for hyla, the values V_h x_j of its keys)
+ * is loaded once for all queries. */
+#include "pair_kernel_variants.h"
+#include <math.h>
+
+#define VARIANT_TILE 256
+
+static PetscErrorCode CheckKeys(const PairKeys *keys, const char *what)
+{
+  PetscFunctionBegin;
+  PetscCheck(keys->precision == PAIR_PRECISION_DOUBLE, PETSC_COMM_SELF, PETSC_ERR_SUP, "The %s attention kernel runs in double precision only: use -precision double with -attn_kernel other than softmax/unnormalized", what);
+  PetscCheck(keys->x || keys->n == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "Pair kernel (%s): keys without an array", what);
+  PetscFunctionReturn(0);
+}
+
+/* Keys j of the block (block-relative) that query q attends: [0, end). */
+static inline PetscInt KeyEnd(const PairKeys *keys, PetscInt klim)
+{
+  return PetscMax(0, PetscMin(keys->n, klim - keys->offset));
+}
+
+static const char *const PairWeightNames[] = {"sigmoid", "relu", "linear"};
+
+PetscErrorCode PairKernelWeightSum(PairWeight w, const PairKeys *keys, PetscInt nq, const PetscReal *qt, const PetscReal *qbias, const PetscInt *klim, PetscReal *acc, PetscReal *wsum)
+{
+  const PetscInt d = keys->d, ld = keys->ld;
+  PetscInt       jmax = 0;
+  double         z[VARIANT_TILE];
+
+  PetscFunctionBegin;
+  PetscCall(CheckKeys(keys, PairWeightNames[w]));
+  for (PetscInt q = 0; q < nq; q++) jmax = PetscMax(jmax, KeyEnd(keys, klim[q]));
+  for (PetscInt t0 = 0; t0 < jmax; t0 += VARIANT_TILE) {
+    const double *restrict x = keys->x + t0;
+    for (PetscInt q = 0; q < nq; q++) {
+      const PetscInt nt = PetscMin(VARIANT_TILE, KeyEnd(keys, klim[q]) - t0);
+      const double  *qq = qt + q * d, b = qbias ? qbias[q] : 0.0;
+      if (nt <= 0) continue;
+      for (PetscInt j = 0; j < nt; j++) z[j] = b;
+      for (PetscInt c = 0; c < d; c++) {
+        const double qc = qq[c];
+        for (PetscInt j = 0; j < nt; j++) z[j] += qc * x[c * ld + j];
+      }
+      switch (w) {
+      case PAIR_WEIGHT_SIGMOID:
+        /* 1/(1 + e^{-z}) overflows harmlessly to 0 for z << 0 */
+        for (PetscInt j = 0; j < nt; j++) z[j] = 1.0 / (1.0 + exp(-z[j]));
+        break;
+      case PAIR_WEIGHT_RELU:
+        for (PetscInt j = 0; j < nt; j++) z[j] = z[j] > 0 ? z[j] : 0.0;
+        break;
+      case PAIR_WEIGHT_LINEAR:
+        break;
+      }
+      for (PetscInt c = 0; c < d; c++) {
+        double s = 0;
+        for (PetscInt j = 0; j < nt; j++) s += z[j] * x[c * ld + j];
+        acc[q * d + c] += s;
+      }
+      if (wsum) {
+        double s = 0;
+        for (PetscInt j = 0; j < nt; j++) s += z[j];
+        wsum[q] += s;
+      }
+    }
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode PairKernelHylaSum(const PairHyla *hy, const PairKeys *keys, PetscInt nq, const PetscReal *qt, PetscInt qld, const PetscInt *klim, PetscReal *acc)
+{
+  const PetscInt d = keys->d, ld = keys->ld, H = hy->H;
+  PetscInt       jmax = 0;
+  double        *vx, *a, *rinv, *sat, *v;
+
+  PetscFunctionBegin;
+  PetscCall(CheckKeys(keys, "hyla"));
+  PetscCheck(H >= 1 && qld >= nq, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Pair kernel (hyla): %" PetscInt_FMT " heads, query stride %" PetscInt_FMT " for %" PetscInt_FMT " queries", H, qld, nq);
+  for (PetscInt q = 0; q < nq; q++) jmax = PetscMax(jmax, KeyEnd(keys, klim[q]));
+  if (jmax == 0) PetscFunctionReturn(0);
+  PetscCall(PetscMalloc5(H * d * VARIANT_TILE, &vx, H * VARIANT_TILE, &a, VARIANT_TILE, &rinv, VARIANT_TILE, &sat, VARIANT_TILE, &v));
+  const double inv_h = 1.0 / (double)H;
+  for (PetscInt t0 = 0; t0 < jmax; t0 += VARIANT_TILE) {
+    const PetscInt nt_all = PetscMin(VARIANT_TILE, jmax - t0);
+    const double *restrict x = keys->x + t0;
+    /* the values V_h x_j of the tile's keys, once for all queries: vx[(h d + c) TILE + j] */
+    for (PetscInt h = 0; h < H; h++)
+      for (PetscInt c = 0; c < d; c++) {
+        const PetscReal *Vrow = hy->V + h * d * d + c * d;
+        double          *out  = vx + (h * d + c) * VARIANT_TILE;
+        for (PetscInt j = 0; j < nt_all; j++) out[j] = 0;
+        for (PetscInt b = 0; b < d; b++) {
+          const double vb = Vrow[b];
+          for (PetscInt j = 0; j < nt_all; j++) out[j] += vb * x[b * ld + j];
+        }
+      }
+    for (PetscInt q = 0; q < nq; q++) {
+      const PetscInt nt = PetscMin(VARIANT_TILE, KeyEnd(keys, klim[q]) - t0);
+      if (nt <= 0) continue;
+      for (PetscInt h = 0; h < H; h++) {
+        const double *qq = qt + h * qld * d + q * d;
+        double       *ah = a + h * VARIANT_TILE;
+        for (PetscInt j = 0; j < nt; j++) ah[j] = 0;
+        for (PetscInt c = 0; c < d; c++) {
+          const double qc = qq[c];
+          for (PetscInt j = 0; j < nt; j++) ah[j] += qc * x[c * ld + j];
+        }
+      }
+      for (PetscInt j = 0; j < nt; j++) {
+        double ms = 0, sa = 0;
+        for (PetscInt h = 0; h < H; h++) {
+          ms += a[h * VARIANT_TILE + j] * a[h * VARIANT_TILE + j];
+          sa += a[h * VARIANT_TILE + j];
+        }
+        rinv[j] = 1.0 / sqrt(ms * inv_h + hy->eps);
+        sat[j]  = sa * rinv[j];
+      }
+      for (PetscInt c = 0; c < d; c++) {
+        double s = 0;
+        for (PetscInt j = 0; j < nt; j++) v[j] = 0;
+        for (PetscInt h = 0; h < H; h++) {
+          const double *ah = a + h * VARIANT_TILE, *vh = vx + (h * d + c) * VARIANT_TILE;
+          for (PetscInt j = 0; j < nt; j++) v[j] += ah[j] * vh[j];
+        }
+        /* sum_h at_h V_h x_j = rinv * sum_h a_h V_h x_j; ReLU commutes with the positive rinv */
+        for (PetscInt j = 0; j < nt; j++) s += sat[j] * (v[j] > 0 ? v[j] * rinv[j] : 0.0);
+        acc[q * d + c] += s;
+      }
+    }
+  }
+  PetscCall(PetscFree5(vx, a, rinv, sat, v));
+  PetscFunctionReturn(0);
+}
