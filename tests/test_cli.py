@@ -14,9 +14,11 @@ import numpy as np
 import mfsa_testlib as L
 
 OPTIONS = ["-n", "-attn_dim", "-attn_beta", "-attn_mask", "-attn_norm", "-attn_heads", "-attn_qkv",
+           "-attn_kernel", "-attn_kernel_norm", "-attn_sigmoid_bias", "-attn_hyla_eps", "-attn_ln", "-attn_ngpt_alpha",
            "-attn_qkv_file", "-geometry", "-init", "-init_file", "-init_dataset", "-seed", "-out", "-out_dt",
            "-out_overwrite", "-ts_type", "-ts_rk_type", "-ts_dt", "-ts_max_time", "-ts_adapt_type"]
 DEFAULTS = {"-n": "64", "-attn_dim": "3", "-attn_beta": "1", "-attn_heads": "1", "-geometry": "sphere",
+            "-attn_kernel": "softmax", "-attn_hyla_eps": "1e-06", "-attn_ngpt_alpha": "1",
             "-ts_type": "rk", "-ts_rk_type": "4", "-ts_dt": "0.01", "-ts_max_time": "1"}
 
 
