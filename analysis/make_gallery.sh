@@ -4,7 +4,8 @@
 # (n = 128, beta = 9), a causal circle run with n = 4096 and the PDE started from its tokens'
 # histogram, the masked PDE example
 # (jobs/pde_masked.opts on a 64 x 256 grid), convergence runs (n, time step, grid) and a beta
-# sweep (n = 32, d = 128, T = 30). Every picture comes from the analysis/ scripts; the PNGs are
+# sweep (n = 32, d = 128, T = 30), and the attention-variant study (jobs/run_variant_study.sh, about
+# 70 s more). Every picture comes from the analysis/ scripts; the PNGs are
 # then reduced to a 256-colour palette so each stays well below 80 kB.
 #   bash analysis/make_gallery.sh [GALLERY_DIR (default docs/gallery)]
 # Environment: MFSA_BUILD (built mfsa, default build/), MFSA_PYTHON (default /usr/bin/python3),
@@ -53,6 +54,7 @@ for b in 0.5 1 2 3 4 5 6 6.5 7 7.5 8 9; do
     if (( ++i % 4 == 0 )); then wait; fi
 done
 wait
+MFSA_BUILD=$build bash "$src/jobs/run_variant_study.sh" --no-build --out "$work/variants" >"$work/variants.log"
 fi
 
 # --- pictures ---
@@ -66,6 +68,7 @@ p convergence_n plot_convergence.py particles "$work/conv/pde" "$work"/conv/n*
 p convergence_dt plot_convergence.py timestep "$work"/dt/dt*
 p convergence_grid plot_convergence.py grid "$work"/grid/M*
 p phase_diagram plot_phase_diagram.py "$work/sweep" --T 30
+p variants plot_variants.py "$work/variants"
 if command -v pvbatch >/dev/null && command -v xvfb-run >/dev/null; then
     bash "$an/paraview/render.sh" "$work/default" "$gal/paraview_sphere.png" --time 5 --size 560x420 >"$work/paraview_sphere.log" && echo "  paraview_sphere.png"
     bash "$an/paraview/render.sh" "$work/pde_masked" "$gal/paraview_cylinder.png" --time 12 --size 560x420 >"$work/paraview_cylinder.log" && echo "  paraview_cylinder.png"

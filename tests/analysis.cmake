@@ -15,7 +15,10 @@ mfsa_py_test(analysis_convergence test_analysis_convergence.py mpi)
 mfsa_py_test(analysis_phase       test_analysis_phase.py       mpi)
 # the reader's layouts without runs: Lipschitz sweeps (and refusals), XDMF index errors
 mfsa_py_test(analysis_layouts     test_analysis_layouts.py     serial)
+# jobs/run_variant_study.sh + plot_variants (issue 9): cluster counts vs BFS, Lipschitz values vs
+# lipschitz.h5 and vs a dense finite-difference Jacobian of each variant's map, refusals
+mfsa_py_test(analysis_variants    test_analysis_variants.py    mpi)
 # ParaView: particles on the sphere/circle (glyphs + trails), PDE density on a cylinder, the GUI macro
 mfsa_py_test(analysis_paraview    test_analysis_paraview.py    client)
 set_tests_properties(analysis_paraview PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 400)
-set_tests_properties(analysis_particles analysis_pde analysis_convergence analysis_phase PROPERTIES TIMEOUT 300)
+set_tests_properties(analysis_particles analysis_pde analysis_convergence analysis_phase analysis_variants PROPERTIES TIMEOUT 300)

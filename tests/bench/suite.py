@@ -179,7 +179,8 @@ class Suite:
         c = self.cfg
         dtypes = ["float64", "float32"]
         self.say(f"NumPy baseline, n = {c['numpy_n']} ({len(dtypes) * len(MASKS) * len(c['dims'])} cases, sampled row blocks)")
-        cmd = ["/usr/bin/python3", os.path.join(HERE, "numpy_velocity.py"), "--n", str(c["numpy_n"]),
+        # MFSA_BENCH_PYTHON: another interpreter with NumPy (a machine whose python3 is elsewhere)
+        cmd = [os.environ.get("MFSA_BENCH_PYTHON", "/usr/bin/python3"), os.path.join(HERE, "numpy_velocity.py"), "--n", str(c["numpy_n"]),
                "--d"] + [str(d) for d in c["dims"]] + ["--mask"] + MASKS + ["--dtype"] + dtypes + \
               ["--block", str(c["numpy_block"]), "--samples", str(c["numpy_samples"]), "--reps", str(c["numpy_reps"])]
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=1800)
