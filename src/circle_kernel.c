@@ -108,7 +108,18 @@ static PetscBool UsesDirect(AttnModel m)
   return (m->kernel == MFSA_KERNEL_RELU || m->kernel == MFSA_KERNEL_HYLA) ? PETSC_TRUE : PETSC_FALSE;
 }
 
-#define CIRCLE_KERNEL_TMAX 512
+/* Before an input error in CircleKernelCreate: release what it allocated so far (*kernel is not
+ * set yet). */
+static PetscErrorCode FreePartial(CircleKernel ck, Cplx **full)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree(*full));
+  PetscCall(PetscFree(ck->fpar));
+  PetscCall(PetscFree(ck));
+  PetscFunctionReturn(0);
+}
+
+#define CIRCLE_KERNEL_TMAX 384 /* P = 2048 samples per direction: ~100 MB of work space */
 
 PetscErrorCode CircleKernelCreate(AttnModel model, PetscInt M, CircleKernel *kernel)
 {
@@ -167,11 +178,19 @@ PetscErrorCode CircleKernelCreate(AttnModel model, PetscInt M, CircleKernel *ker
         for (PetscInt n = -Tmax; n <= Tmax; n++)
           if (cabs(full[(size_t)q * Wmax * Wmax + (mm + Tmax) * Wmax + (n + Tmax)]) > floor_abs) ck->T = PetscMax(ck->T, PetscMax(PetscAbsInt(mm), PetscAbsInt(n)));
     if (AttnModelKernelIsExp(model) || 4 * ck->T <= 3 * Tmax) break;
-    PetscCheck(2 * Tmax <= CIRCLE_KERNEL_TMAX, model->comm, PETSC_ERR_USER_INPUT, "-attn_kernel %s at -attn_beta %g (beta*||B|| = %g) has Fourier modes beyond |m| = %d above round-off: -solver pde cannot represent it; lower -attn_beta", MfsaKernelNames[model->kernel], (double)model->beta, (double)(model->beta * normB), CIRCLE_KERNEL_TMAX);
-    Tmax *= 2;
+    if (Tmax >= CIRCLE_KERNEL_TMAX) {
+      const PetscInt Tfound = ck->T;
+      PetscCall(FreePartial(ck, &full));
+      SETERRQ(model->comm, PETSC_ERR_USER_INPUT, "-attn_kernel %s at -attn_beta %g (beta*||B|| = %g) has Fourier modes above round-off up to |m| >= %" PetscInt_FMT " (sigmoid's coefficients decay like e^{-|m| asinh(pi/(beta*||B||))}); -solver pde computes at most |m| = %d: lower -attn_beta", MfsaKernelNames[model->kernel], (double)model->beta, (double)(model->beta * normB), Tfound, CIRCLE_KERNEL_TMAX);
+    }
+    Tmax = PetscMin(2 * Tmax, CIRCLE_KERNEL_TMAX);
   }
   ck->W = 2 * ck->T + 1;
-  PetscCheck(M >= 2 * ck->T + 2, model->comm, PETSC_ERR_USER_INPUT, "-pde_angles %" PetscInt_FMT " cannot resolve the attention kernel at beta*||B|| = %g: it has Fourier modes up to |m| = %" PetscInt_FMT " above round-off; use -pde_angles >= %" PetscInt_FMT, M, (double)(model->beta * normB), ck->T, 2 * ck->T + 2);
+  if (M < 2 * ck->T + 2) {
+    const PetscInt Tfound = ck->T;
+    PetscCall(FreePartial(ck, &full));
+    SETERRQ(model->comm, PETSC_ERR_USER_INPUT, "-pde_angles %" PetscInt_FMT " cannot resolve the attention kernel at beta*||B|| = %g: it has Fourier modes up to |m| = %" PetscInt_FMT " above round-off; use -pde_angles >= %" PetscInt_FMT, M, (double)(model->beta * normB), Tfound, 2 * Tfound + 2);
+  }
   PetscCall(PetscMalloc1((size_t)nk * ck->W * ck->W, &ck->coef));
   for (PetscInt q = 0; q < nk; q++)
     for (PetscInt mm = -ck->T; mm <= ck->T; mm++)

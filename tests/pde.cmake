@@ -30,3 +30,12 @@ mfsa_py_test(pde_bad_input_np2          test_pde_bad_input.py        mpi    2)
 # ParaView reads the PDE XDMF as a structured s x theta grid (values and orientation checked)
 mfsa_py_test(paraview_pde test_paraview_pde.py client)
 set_tests_properties(paraview_pde PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+
+# attention variants (issue 9): velocity == numpy midpoint quadrature for relu, linear,
+# sigmoid (fixed bias), hyla, nGPT (masked/unmasked, 1 and 2 ranks); mass and positivity;
+# unsupported combinations -> clear error (np1 ~25 s, np2 ~10 s). Particles -> PDE as n grows
+# (quasi-uniform tokens; 15 runs, ~30 s: slow).
+mfsa_py_test(pde_variants_np1   test_pde_variants.py serial velocity 1)
+mfsa_py_test(pde_variants_np2   test_pde_variants.py mpi    velocity 2)
+mfsa_py_test(pde_variants_limit test_pde_variants.py slow   limit)
+set_tests_properties(pde_variants_limit PROPERTIES PROCESSORS 2)
