@@ -12,11 +12,21 @@ PetscErrorCode MfsaSolverRegister(const char name[], PetscErrorCode (*create)(Mf
   PetscFunctionReturn(0);
 }
 
+/* PetscFinalize frees the registry (like PETSc's own packages), so -malloc_dump stays clean. */
+static PetscErrorCode MfsaSolverFinalizePackage(void)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFunctionListDestroy(&MfsaSolverList));
+  MfsaSolverRegisterCalled = PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode MfsaSolverRegisterAll(void)
 {
   PetscFunctionBegin;
   if (MfsaSolverRegisterCalled) PetscFunctionReturn(0);
   MfsaSolverRegisterCalled = PETSC_TRUE;
+  PetscCall(PetscRegisterFinalize(MfsaSolverFinalizePackage));
   PetscCall(MfsaSolverRegister("particles", MfsaSolverCreate_Particles));
   PetscCall(MfsaSolverRegister("pde", MfsaSolverCreate_Pde));
   PetscFunctionReturn(0);

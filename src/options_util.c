@@ -101,6 +101,13 @@ static PetscErrorCode AnnotateParseError(MPI_Comm comm, int line, const char *fu
   return PetscTraceBackErrorHandler(comm, line, fun, file, n, p, mess, ctx);
 }
 
+static PetscErrorCode PopErrorAnnotator(void)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscPopErrorHandler());
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode MfsaOptionsPushErrorAnnotator(void)
 {
   static PetscBool pushed = PETSC_FALSE;
@@ -114,7 +121,10 @@ PetscErrorCode MfsaOptionsPushErrorAnnotator(void)
     PetscCall(PetscOptionsHasName(NULL, NULL, custom[k], &set));
     other = (PetscBool)(other || set);
   }
-  if (!other) PetscCall(PetscPushErrorHandler(AnnotateParseError, NULL));
+  if (!other) {
+    PetscCall(PetscPushErrorHandler(AnnotateParseError, NULL));
+    PetscCall(PetscRegisterFinalize(PopErrorAnnotator)); /* freed by PetscFinalize: -malloc_dump stays clean */
+  }
   pushed = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
