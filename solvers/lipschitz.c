@@ -247,7 +247,8 @@ PetscErrorCode MfsaLipschitzRun(MfsaLipschitz L, MfsaOutput out)
       r->rows     = k + 1;
       tb->rows    = r->rows;
       R           = PetscIsNanReal(tb->radius_family) ? radius : tb->radius_family;
-      tb->crossover_n = PetscExpReal(2 * m->beta * L->norm_B * R * R);
+      /* the crossover of the exp kernels' weights; the other kernels have none (NaN) */
+      tb->crossover_n = AttnModelKernelIsExp(m) ? PetscExpReal(2 * m->beta * L->norm_B * R * R) : (PetscReal)NAN;
       tb->slope       = LogLogSlope(r->n, r->est, 0, r->rows);
       PetscCall(PetscPrintf(L->comm, "lipschitz: %-11s n = %8" PetscInt_FMT "  Lip = %.10e  iterations %4" PetscInt_FMT "  residual %.1e%s  bound %.4e  max|x| %.4f  (%.2f s)\n", LipInputNames[fam], n, (double)est.sigma, est.iterations, (double)est.residual, est.converged ? "" : " (NOT converged: raise -lip_max_it)", (double)bound, (double)radius, (double)(t1 - t0)));
       PetscCall(MfsaOutputWriteLipschitz(out, f + 1, L->tables, &prov));
@@ -255,12 +256,14 @@ PetscErrorCode MfsaLipschitzRun(MfsaLipschitz L, MfsaOutput out)
     if (r->rows >= 2) {
       PetscInt split = 0;
       while (split < r->rows && (PetscReal)r->n[split] < tb->crossover_n) split++;
-      PetscCall(PetscPrintf(L->comm, "lipschitz: %-11s slope of log Lip vs log n = %.4f over n = %" PetscInt64_FMT "..%" PetscInt64_FMT "; mean-field crossover n_c = e^{2 beta |B| R^2} = %.4g", LipInputNames[fam], (double)tb->slope, r->n[0], r->n[r->rows - 1], (double)tb->crossover_n));
+      PetscCall(PetscPrintf(L->comm, "lipschitz: %-11s slope of log Lip vs log n = %.4f over n = %" PetscInt64_FMT "..%" PetscInt64_FMT, LipInputNames[fam], (double)tb->slope, r->n[0], r->n[r->rows - 1]));
+      if (PetscIsNanReal(tb->crossover_n)) PetscCall(PetscPrintf(L->comm, "; no exp-kernel crossover for -attn_kernel %s", MfsaKernelNames[m->kernel]));
+      else PetscCall(PetscPrintf(L->comm, "; mean-field crossover n_c = e^{2 beta |B| R^2} = %.4g", (double)tb->crossover_n));
       if (split >= 2 && r->rows - split >= 2) PetscCall(PetscPrintf(L->comm, "; slope before n_c %.4f, after %.4f", (double)LogLogSlope(r->n, r->est, 0, split), (double)LogLogSlope(r->n, r->est, split, r->rows)));
       else if (r->rows >= 4) {
         /* n_c is outside the sweep (it is a worst-case bound): say where the measured growth bends */
         const PetscInt half = r->rows / 2;
-        PetscCall(PetscPrintf(L->comm, "; n_c outside the sweep: slope over the lower half n <= %" PetscInt64_FMT " %.4f, upper half %.4f", r->n[half], (double)LogLogSlope(r->n, r->est, 0, half + 1), (double)LogLogSlope(r->n, r->est, half, r->rows)));
+        PetscCall(PetscPrintf(L->comm, "; %sslope over the lower half n <= %" PetscInt64_FMT " %.4f, upper half %.4f", PetscIsNanReal(tb->crossover_n) ? "" : "n_c outside the sweep: ", r->n[half], (double)LogLogSlope(r->n, r->est, 0, half + 1), (double)LogLogSlope(r->n, r->est, half, r->rows)));
       }
       PetscCall(PetscPrintf(L->comm, "\n"));
     }

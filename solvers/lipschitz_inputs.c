@@ -77,7 +77,8 @@ PetscErrorCode LipschitzUpperBound(AttnModel m, PetscInt n, PetscReal R, PetscRe
 
   PetscFunctionBegin;
   *bound = 0;
-  if (m->mask != MFSA_MASK_NONE || m->norm != MFSA_NORM_SOFTMAX || m->geometry != MFSA_GEOMETRY_EUCLIDEAN) {
+  /* the bound is for unmasked softmax in R^d without layer norm; other kernels and pre-LN: NaN */
+  if (m->mask != MFSA_MASK_NONE || m->norm != MFSA_NORM_SOFTMAX || !AttnModelKernelIsExp(m) || m->geometry != MFSA_GEOMETRY_EUCLIDEAN || m->ln == MFSA_LN_PRE) {
     *bound = (PetscReal)NAN;
     PetscFunctionReturn(0);
   }

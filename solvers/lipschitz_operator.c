@@ -116,7 +116,8 @@ PetscErrorCode LipschitzOperatorCreate(AttnModel model, PetscInt n, Mat *J)
   PetscCallMPI(MPI_Comm_size(op->comm, &size));
   PetscCallMPI(MPI_Comm_rank(op->comm, &rank));
   PetscCall(MfsaPartitionTokens(op->comm, n, causal, &op->lo, &op->nloc));
-  op->width = model->heads * (d + 2);
+  PetscCall(AttnJacobianCreate(model, n, op->lo, op->nloc, &op->jac));
+  PetscCall(AttnJacobianTransposeFeatureWidth(op->jac, &op->width)); /* depends on the kernel */
   PetscCheck((PetscInt64)n * PetscMax(op->width, d) < PETSC_MPI_INT_MAX, op->comm, PETSC_ERR_SUP, "Lipschitz operator: n x %" PetscInt_FMT " = %" PetscInt64_FMT " exceeds what one MPI_Allgatherv moves; use fewer tokens or heads", op->width, (PetscInt64)n * op->width);
   PetscCall(PetscMalloc5(size + 1, &op->flo, size + 1, &op->vlos, (size_t)n * PetscMax(op->width, d), &op->rows, PetscMax(op->nloc, 1) * op->width, &op->featloc, (size_t)n * d, &op->sums));
   PetscCall(PetscMalloc2(size, &op->counts, size, &op->displs));
@@ -130,7 +131,6 @@ PetscErrorCode LipschitzOperatorCreate(AttnModel model, PetscInt n, Mat *J)
   PetscCall(PairKeysAllocate(n, d, &op->keys, &op->xstore));
   PetscCall(PairKeysAllocate(n, d, &op->u, &op->ustore));
   PetscCall(PetscMalloc1((size_t)op->width * op->keys.ld, &op->fstore));
-  PetscCall(AttnJacobianCreate(model, n, op->lo, op->nloc, &op->jac));
   PetscCall(PetscMalloc3((size_t)d * op->keys.ld, &op->tstore, PetscMax(op->nloc, 1) * d, &op->yloc, size, &op->rcounts));
   for (PetscMPIInt r = 0; r < size; r++) op->rcounts[r] = (PetscMPIInt)((op->flo[r + 1] - op->flo[r]) * d);
   PetscCall(MatCreateShell(op->comm, op->nloc * d, op->nloc * d, n * d, n * d, op, J));

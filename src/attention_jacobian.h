@@ -12,7 +12,11 @@
  *               - (softmax) V [ m_i (sum_j P_ij (u_j.q_i) + m_i.beta B^T u_i) ]
  *   VJP  g_k  = sum_{i: k in N(i)} P_ik [ zt_i + beta B^T x_i ((x_k - [m_i]).zt_i) ]
  *               + beta B (S_k - [m_k m_k^T]) zt_k,        zt_i = rho_i V^T w_i
- * ([.]: softmax only). The sphere projection adds its own product-rule terms. */
+ * ([.]: softmax only). The sphere projection adds its own product-rule terms, and so do the
+ * other layer norms (pre: the chain rule through x/|x|; ngpt: through alpha P_x f/|f|).
+ * The other kernels (sigmoid, relu, linear, hyla: plain sums of a per-pair function) are
+ * dispatched to src/attention_jacobian_variants.c, their per-pair derivatives to
+ * src/pair_kernel_variants_jacobian.c; the API below is the same for every kernel. */
 #pragma once
 #include "model.h"
 #include "pair_kernel.h"

@@ -26,7 +26,7 @@ static inline void Weight(PairWeight w, PetscReal z, PetscReal *wz, PetscReal *d
     *wz = z > 0 ? z : 0.0;
     *dw = z > 0 ? 1.0 : 0.0;
     break;
-  case PAIR_WEIGHT_LINEAR:
+  default: /* PAIR_WEIGHT_LINEAR */
     *wz = z;
     *dw = 1.0;
     break;
