@@ -63,6 +63,13 @@ def add_picture_args(ap, movie=False):
     return ap
 
 
+def add_cluster_args(ap):
+    """--threshold of the single-linkage cluster count (plot_timeseries.cluster_count)."""
+    ap.add_argument("--threshold", type=float, default=0.999,
+                    help="cosine above which two tokens are linked when counting clusters (default 0.999)")
+    return ap
+
+
 def default_out(run_folder, filename):
     """<run>/pictures/<filename> (the folder is created)."""
     d = os.path.join(os.path.abspath(run_folder), "pictures")

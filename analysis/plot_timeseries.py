@@ -137,8 +137,7 @@ def parser():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", help="mfsa -out folder (particles or PDE)")
     ap.add_argument("--out", help="PNG to write (default RUN/pictures/timeseries.png)")
-    ap.add_argument("--threshold", type=float, default=0.999,
-                    help="cosine above which two tokens are linked when counting clusters (default 0.999)")
+    mp.add_cluster_args(ap)
     ap.add_argument("--cluster-max-n", type=int, default=20000,
                     help="count clusters only up to this many tokens (O(n^2) per snapshot; default 20000)")
     mp.add_picture_args(ap)

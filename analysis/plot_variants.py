@@ -132,8 +132,7 @@ def parser():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     ap.add_argument("study", help="output folder of jobs/run_variant_study.sh (one run folder per variant)")
     ap.add_argument("--out", help="PNG to write (default STUDY/pictures/variants.png)")
-    ap.add_argument("--threshold", type=float, default=0.999,
-                    help="cosine above which two tokens are linked when counting clusters (default 0.999)")
+    mp.add_cluster_args(ap)
     mp.add_picture_args(ap)
     return ap
 

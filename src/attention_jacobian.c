@@ -5,6 +5,7 @@
  * Phi(x_i, f_i) and pre-LN's inputs x/|x|) are handled here for every kernel. */
 #include "attention_jacobian.h"
 #include "attention_jacobian_variants.h"
+#include "small_linalg.h"
 #include "pair_kernel_moments.h"
 
 /* small fixed-size work vectors; attention models here have d <= 64 */
@@ -29,23 +30,6 @@ struct _p_AttnJacobian {
   PairKeys   ukeys;
   PetscBool  set;
 };
-
-static inline PetscReal Dot(PetscInt d, const PetscReal *a, const PetscReal *b)
-{
-  PetscReal s = 0;
-  for (PetscInt c = 0; c < d; c++) s += a[c] * b[c];
-  return s;
-}
-
-/* y = beta A x (transpose: beta A^T x) for d x d row-major A. */
-static inline void MatVec(PetscInt d, PetscReal beta, const PetscReal *A, PetscBool transpose, const PetscReal *x, PetscReal *y)
-{
-  for (PetscInt a = 0; a < d; a++) {
-    PetscReal s = 0;
-    for (PetscInt b = 0; b < d; b++) s += (transpose ? A[b * d + a] : A[a * d + b]) * x[b];
-    y[a] = beta * s;
-  }
-}
 
 PetscErrorCode AttnJacobianCreate(AttnModel model, PetscInt n, PetscInt lo, PetscInt nloc, AttnJacobian *jac)
 {
@@ -117,12 +101,12 @@ static PetscErrorCode OuterValue(AttnJacobian J)
   for (PetscInt i = 0; i < J->nloc; i++) {
     const PetscReal *xi = J->x + i * d, *fi = J->f + i * d;
     PetscReal       *fo = J->fo + i * d;
-    J->nf[i] = PetscSqrtReal(Dot(d, fi, fi));
+    J->nf[i] = PetscSqrtReal(MfsaDot(d, fi, fi));
     /* nGPT with f_i = 0: the solver does not move the token (AttnFieldEnd), and f vanishes on a
      * neighbourhood where it vanishes generically (relu with every score <= 0), so its row of
      * the Jacobian is 0 (fo = 0 here, t = w = 0 in the products) */
     for (PetscInt a = 0; a < d; a++) fo[a] = ngpt ? (J->nf[i] > 0 ? fi[a] / J->nf[i] : 0.0) : fi[a];
-    const PetscReal s = ngpt ? m->ngpt_alpha : 1.0, xf = m->geometry == MFSA_GEOMETRY_SPHERE ? Dot(d, xi, fo) : 0;
+    const PetscReal s = ngpt ? m->ngpt_alpha : 1.0, xf = m->geometry == MFSA_GEOMETRY_SPHERE ? MfsaDot(d, xi, fo) : 0;
     for (PetscInt a = 0; a < d; a++) J->F[i * d + a] = s * (fo[a] - xf * xi[a]);
   }
   PetscFunctionReturn(0);
@@ -154,7 +138,7 @@ PetscErrorCode AttnJacobianSetPoint(AttnJacobian J, const PairKeys *keys, const 
     PetscReal       *qt = J->qt + h * nloc * d, *lz = J->logz + h * nloc, *rho = J->rho + h * nloc, *mh = J->m + h * nloc * d, *S = J->S + h * nloc * d * d;
     PairMomentKeys   mk = {.keys = *keys, .dh = d, .h = keys->x, .df = 1};
 
-    for (PetscInt i = 0; i < nloc; i++) MatVec(d, m->beta, B, PETSC_TRUE, x + i * d, qt + i * d);
+    for (PetscInt i = 0; i < nloc; i++) MfsaMatVec(d, m->beta, B, PETSC_TRUE, x + i * d, qt + i * d);
     PetscCall(PairKernelApply(keys, nloc, qt, J->jhi, mh, lz));
     /* S column by column: c = x_a (one feature), h = x. */
     for (PetscInt a = 0; a < d; a++) {
@@ -165,7 +149,7 @@ PetscErrorCode AttnJacobianSetPoint(AttnJacobian J, const PairKeys *keys, const 
     }
     for (PetscInt i = 0; i < nloc; i++) {
       rho[i] = m->norm == MFSA_NORM_SOFTMAX ? 1.0 : PetscExpReal(lz[i] - PetscLogReal((PetscReal)J->jhi[i]));
-      for (PetscInt a = 0; a < d; a++) J->f[i * d + a] += rho[i] * Dot(d, V + a * d, mh + i * d);
+      for (PetscInt a = 0; a < d; a++) J->f[i * d + a] += rho[i] * MfsaDot(d, V + a * d, mh + i * d);
     }
   }
   PetscCall(OuterValue(J));
@@ -203,10 +187,10 @@ static void JvpRows(AttnJacobian J, PetscInt h, PetscInt i0, PetscInt nb, const 
   for (PetscInt b = 0; b < nb; b++) {
     const PetscInt   i  = i0 + b;
     const PetscReal *mi = mh + i * d, *Si = S + i * d * d;
-    MatVec(d, m->beta, B, PETSC_TRUE, u + i * d, qu);
-    const PetscReal shift = softmax ? C[b] + Dot(d, mi, qu) : 0;
-    for (PetscInt a = 0; a < d; a++) t[a] = G[b * d + a] + Hs[b * d + a] + Dot(d, Si + a * d, qu) - shift * mi[a];
-    for (PetscInt a = 0; a < d; a++) out[i * d + a] += rho[i] * Dot(d, V + a * d, t);
+    MfsaMatVec(d, m->beta, B, PETSC_TRUE, u + i * d, qu);
+    const PetscReal shift = softmax ? C[b] + MfsaDot(d, mi, qu) : 0;
+    for (PetscInt a = 0; a < d; a++) t[a] = G[b * d + a] + Hs[b * d + a] + MfsaDot(d, Si + a * d, qu) - shift * mi[a];
+    for (PetscInt a = 0; a < d; a++) out[i * d + a] += rho[i] * MfsaDot(d, V + a * d, t);
   }
 }
 
@@ -225,10 +209,10 @@ static void OuterJvpRows(AttnJacobian J, PetscInt i0, PetscInt nb, const PetscRe
     const PetscReal *xi = J->x + i * d, *fo = J->fo + i * d, *ui = u + i * d;
     PetscReal       *t  = out + i * d;
     if (ngpt) {
-      const PetscReal ft = Dot(d, fo, t);
+      const PetscReal ft = MfsaDot(d, fo, t);
       for (PetscInt a = 0; a < d; a++) t[a] = J->nf[i] > 0 ? (t[a] - ft * fo[a]) / J->nf[i] : 0.0;
     }
-    const PetscReal xdf = Dot(d, xi, t), uf = Dot(d, ui, fo), xf = Dot(d, xi, fo);
+    const PetscReal xdf = MfsaDot(d, xi, t), uf = MfsaDot(d, ui, fo), xf = MfsaDot(d, xi, fo);
     for (PetscInt a = 0; a < d; a++) t[a] = s * (t[a] - (xdf + uf) * xi[a] - xf * ui[a]);
   }
 }
@@ -242,11 +226,11 @@ static void OuterCotangentRows(AttnJacobian J, PetscInt i0, PetscInt nb, const P
   const PetscBool sphere = m->geometry == MFSA_GEOMETRY_SPHERE ? PETSC_TRUE : PETSC_FALSE;
   for (PetscInt i = i0; i < i0 + nb; i++) {
     const PetscReal *xi = J->x + i * d, *yi = y + i * d;
-    const PetscReal  xy = sphere ? Dot(d, xi, yi) : 0;
+    const PetscReal  xy = sphere ? MfsaDot(d, xi, yi) : 0;
     PetscReal       *wi = w + i * d;
     for (PetscInt a = 0; a < d; a++) wi[a] = yi[a] - xy * xi[a];
     if (m->ln == MFSA_LN_NGPT) {
-      const PetscReal *fo = J->fo + i * d, fw = Dot(d, fo, wi);
+      const PetscReal *fo = J->fo + i * d, fw = MfsaDot(d, fo, wi);
       for (PetscInt a = 0; a < d; a++) wi[a] = J->nf[i] > 0 ? m->ngpt_alpha * (wi[a] - fw * fo[a]) / J->nf[i] : 0.0;
     }
   }
@@ -263,13 +247,13 @@ static void OuterFinish(AttnJacobian J, const PetscReal *y, PetscReal *g)
     const PetscReal s = m->ln == MFSA_LN_NGPT ? m->ngpt_alpha : 1.0;
     for (PetscInt i = 0; i < J->nloc; i++) {
       const PetscReal *xi = J->x + i * d, *fo = J->fo + i * d, *yi = y + i * d;
-      const PetscReal  xy = Dot(d, xi, yi), xf = Dot(d, xi, fo);
+      const PetscReal  xy = MfsaDot(d, xi, yi), xf = MfsaDot(d, xi, fo);
       for (PetscInt a = 0; a < d; a++) g[i * d + a] -= s * (xy * fo[a] + xf * yi[a]);
     }
   }
   if (m->ln == MFSA_LN_PRE) {
     for (PetscInt i = 0; i < J->nloc; i++) {
-      const PetscReal *xh = J->x + i * d, r = J->xnorm[J->lo + i], xg = Dot(d, xh, g + i * d);
+      const PetscReal *xh = J->x + i * d, r = J->xnorm[J->lo + i], xg = MfsaDot(d, xh, g + i * d);
       for (PetscInt a = 0; a < d; a++) g[i * d + a] = (g[i * d + a] - xg * xh[a]) / r;
     }
   }
@@ -342,11 +326,11 @@ static void CotangentRows(AttnJacobian J, PetscInt i0, PetscInt nb, const PetscR
     for (PetscInt h = 0; h < J->H; h++) {
       const PetscReal *V = m->V + h * d * d, *mh = J->m + h * nloc * d;
       PetscReal       *zt = J->zt + h * nloc * d + i * d;
-      MatVec(d, J->rho[h * nloc + i], V, PETSC_TRUE, J->w + i * d, zt);
+      MfsaMatVec(d, J->rho[h * nloc + i], V, PETSC_TRUE, J->w + i * d, zt);
       if (feat) {
         PetscReal *fi = feat + i * width + h * (d + 2);
         for (PetscInt a = 0; a < d; a++) fi[a] = zt[a];
-        fi[d]     = softmax ? -Dot(d, mh + i * d, zt) : 0;
+        fi[d]     = softmax ? -MfsaDot(d, mh + i * d, zt) : 0;
         fi[d + 1] = -J->logz[h * nloc + i];
       }
     }
@@ -392,10 +376,10 @@ PetscErrorCode AttnJacobianTransposeSums(AttnJacobian J, const PairKeys *keys, c
     const PetscReal     *B = m->B + h * d * d, *fh = feat_all + h * (d + 2) * ld;
     /* the roles swap: score s_ik = <x_i, beta B x_k>, weight e^{s_ik - log Z_i} */
     const PairMomentKeys mk = {.keys = *keys, .kbias = fh + (d + 1) * ld, .dg = d, .g = fh, .df = d, .f = fh, .f0 = fh + d * ld, .dh = d, .h = keys->x};
-    for (PetscInt k = 0; k < nk; k++) MatVec(d, m->beta, B, PETSC_FALSE, xk + k * d, qk + k * d);
+    for (PetscInt k = 0; k < nk; k++) MfsaMatVec(d, m->beta, B, PETSC_FALSE, xk + k * d, qk + k * d);
     PetscCall(PairKernelMoments(&mk, nk, qk, NULL, xk, jlo, jhi, Gk, Hk, NULL));
     for (PetscInt k = 0; k < nk; k++) {
-      MatVec(d, m->beta, B, PETSC_TRUE, Hk + k * d, bh);
+      MfsaMatVec(d, m->beta, B, PETSC_TRUE, Hk + k * d, bh);
       for (PetscInt a = 0; a < d; a++) out[k * d + a] += Gk[k * d + a] + bh[a];
     }
   }
@@ -416,9 +400,9 @@ PetscErrorCode AttnJacobianTransposeFinish(AttnJacobian J, const PetscReal *y, P
   for (PetscInt h = 0; h < J->H && !J->var; h++) {
     const PetscReal *B = m->B + h * d * d, *mh = J->m + h * nloc * d, *S = J->S + h * nloc * d * d, *zt = J->zt + h * nloc * d;
     for (PetscInt i = 0; i < nloc; i++) {
-      const PetscReal *mi = mh + i * d, *zi = zt + i * d, mz = softmax ? Dot(d, mi, zi) : 0;
-      for (PetscInt a = 0; a < d; a++) t[a] = Dot(d, S + i * d * d + a * d, zi) - mz * mi[a]; /* (S - m m^T) zt */
-      MatVec(d, m->beta, B, PETSC_FALSE, t, bt);
+      const PetscReal *mi = mh + i * d, *zi = zt + i * d, mz = softmax ? MfsaDot(d, mi, zi) : 0;
+      for (PetscInt a = 0; a < d; a++) t[a] = MfsaDot(d, S + i * d * d + a * d, zi) - mz * mi[a]; /* (S - m m^T) zt */
+      MfsaMatVec(d, m->beta, B, PETSC_FALSE, t, bt);
       for (PetscInt a = 0; a < d; a++) g[i * d + a] += bt[a];
     }
   }
@@ -466,7 +450,7 @@ PetscErrorCode AttnJacobianNormalApply(AttnJacobian J, const PairKeys *u_all, co
     CotangentRows(J, i0, bn, y, NULL);
     for (PetscInt h = 0; h < H; h++) {
       const PetscReal *zt = J->zt + h * nloc * d + i0 * d, *mh = J->m + h * nloc * d + i0 * d;
-      for (PetscInt b = 0; b < bn; b++) r0[b] = softmax ? -Dot(d, mh + b * d, zt + b * d) : 0;
+      for (PetscInt b = 0; b < bn; b++) r0[b] = softmax ? -MfsaDot(d, mh + b * d, zt + b * d) : 0;
       PetscCall(PairKernelScatter(&J->keys, bn, W + h * nb * n, n, J->jlo + i0, J->jhi + i0, zt, zt, r0, J->qt + h * nloc * d + i0 * d, T));
     }
   }

@@ -4,6 +4,7 @@
  * value at the point comes from the forward kernels (pair_kernel_variants.c), the same sums the
  * particle solver integrates. */
 #include "attention_jacobian_variants.h"
+#include "small_linalg.h"
 #include "pair_kernel_variants_jacobian.h"
 
 /* small fixed-size work vectors, as attention_jacobian.c */
@@ -24,23 +25,6 @@ struct _p_AttnJacVar {
   PetscReal *feat, *zt, *acc;   /* nloc x d; H x n x d (V_h^T of features); n x H x d */
 };
 
-static inline PetscReal Dot(PetscInt d, const PetscReal *a, const PetscReal *b)
-{
-  PetscReal s = 0;
-  for (PetscInt c = 0; c < d; c++) s += a[c] * b[c];
-  return s;
-}
-
-/* y = s A x (transpose: s A^T x), d x d row-major A */
-static inline void MatVec(PetscInt d, PetscReal s, const PetscReal *A, PetscBool transpose, const PetscReal *x, PetscReal *y)
-{
-  for (PetscInt a = 0; a < d; a++) {
-    PetscReal t = 0;
-    for (PetscInt b = 0; b < d; b++) t += (transpose ? A[b * d + a] : A[a * d + b]) * x[b];
-    y[a] = s * t;
-  }
-}
-
 static void SoAToRows(PetscInt n, PetscInt d, const PetscReal *soa, PetscInt ld, PetscReal *rows)
 {
   for (PetscInt j = 0; j < n; j++)
@@ -52,7 +36,7 @@ static void ValueRows(AttnJacVar v, PetscInt n, const PetscReal *rows, PetscReal
 {
   const PetscInt d = v->d, H = v->H;
   for (PetscInt j = 0; j < n; j++)
-    for (PetscInt h = 0; h < H; h++) MatVec(d, 1.0, v->model->V + h * d * d, PETSC_FALSE, rows + j * d, out + j * H * d + h * d);
+    for (PetscInt h = 0; h < H; h++) MfsaMatVec(d, 1.0, v->model->V + h * d * d, PETSC_FALSE, rows + j * d, out + j * H * d + h * d);
 }
 
 PetscErrorCode AttnJacVarCreate(AttnModel m, PetscInt n, PetscInt lo, PetscInt nloc, AttnJacVar *jv)
@@ -97,7 +81,7 @@ PetscErrorCode AttnJacVarSetPoint(AttnJacVar v, const PairKeys *keys, const Pets
   /* the local rows must be the keys' rows lo.. (the caller's contract) */
   for (PetscInt k = 0; k < nloc * d; k++) PetscCheck(x[k] == v->x[lo * d + k], PETSC_COMM_SELF, PETSC_ERR_ARG_INCOMP, "AttnJacVarSetPoint: local row %" PetscInt_FMT " differs from key %" PetscInt_FMT, k / d, lo + k / d);
   for (PetscInt h = 0; h < H; h++)
-    for (PetscInt j = 0; j < n; j++) MatVec(d, v->scale, m->B + h * d * d, PETSC_TRUE, v->x + j * d, v->qt + ((size_t)h * n + j) * d);
+    for (PetscInt j = 0; j < n; j++) MfsaMatVec(d, v->scale, m->B + h * d * d, PETSC_TRUE, v->x + j * d, v->qt + ((size_t)h * n + j) * d);
   if (v->hyla) ValueRows(v, n, v->x, v->vx);
   /* the value: the forward sums of the solver */
   PetscCall(PetscArrayzero(f, nloc * d));
@@ -112,7 +96,7 @@ PetscErrorCode AttnJacVarSetPoint(AttnJacVar v, const PairKeys *keys, const Pets
       PetscCall(PetscArrayzero(v->acc, (size_t)nloc * d));
       PetscCall(PairKernelWeightSum(v->w, keys, nloc, v->qt + ((size_t)h * n + lo) * d, v->qbias + lo, v->klim + lo, v->acc, NULL));
       for (PetscInt i = 0; i < nloc; i++) {
-        MatVec(d, v->c[lo + i], m->V + h * d * d, PETSC_FALSE, v->acc + i * d, t);
+        MfsaMatVec(d, v->c[lo + i], m->V + h * d * d, PETSC_FALSE, v->acc + i * d, t);
         for (PetscInt a = 0; a < d; a++) f[i * d + a] += t[a];
       }
     }
@@ -130,7 +114,7 @@ PetscErrorCode AttnJacVarApply(AttnJacVar v, const PairKeys *u_all, const PetscR
   SoAToRows(n, d, u_all->x, u_all->ld, v->u);
   PetscCall(PetscArrayzero(df, nloc * d));
   for (PetscInt h = 0; h < H; h++)
-    for (PetscInt i = 0; i < nloc; i++) MatVec(d, v->scale, m->B + h * d * d, PETSC_TRUE, u + i * d, v->qu + ((size_t)h * n + lo + i) * d);
+    for (PetscInt i = 0; i < nloc; i++) MfsaMatVec(d, v->scale, m->B + h * d * d, PETSC_TRUE, u + i * d, v->qu + ((size_t)h * n + lo + i) * d);
   if (v->hyla) {
     ValueRows(v, n, v->u, v->vu);
     PetscCall(PetscArrayzero(v->acc, (size_t)nloc * d));
@@ -142,7 +126,7 @@ PetscErrorCode AttnJacVarApply(AttnJacVar v, const PairKeys *u_all, const PetscR
       PetscCall(PetscArrayzero(v->acc, (size_t)nloc * d));
       PetscCall(PairWeightJvpSum(v->w, d, nloc, v->qt + ((size_t)h * n + lo) * d, v->qu + ((size_t)h * n + lo) * d, v->qbias + lo, v->klim + lo, v->x, v->u, v->acc));
       for (PetscInt i = 0; i < nloc; i++) {
-        MatVec(d, v->c[lo + i], m->V + h * d * d, PETSC_FALSE, v->acc + i * d, t);
+        MfsaMatVec(d, v->c[lo + i], m->V + h * d * d, PETSC_FALSE, v->acc + i * d, t);
         for (PetscInt a = 0; a < d; a++) df[i * d + a] += t[a];
       }
     }
@@ -175,7 +159,7 @@ static PetscErrorCode KeyTerms(AttnJacVar v, PetscInt qlo, PetscInt nq, const Pe
   }
   for (PetscInt h = 0; h < H; h++) {
     PetscReal *zt = v->zt + (size_t)h * n * d; /* the cotangent V_h^T feat of the head's sum */
-    for (PetscInt q = 0; q < nq; q++) MatVec(d, 1.0, m->V + h * d * d, PETSC_TRUE, rows + q * d, zt + q * d);
+    for (PetscInt q = 0; q < nq; q++) MfsaMatVec(d, 1.0, m->V + h * d * d, PETSC_TRUE, rows + q * d, zt + q * d);
     PetscCall(PairWeightVjpKeySum(v->w, d, nq, v->qt + ((size_t)h * n + qlo) * d, v->qbias + qlo, v->klim + qlo, zt, v->x, klo, nk, out));
   }
   PetscFunctionReturn(0);
@@ -217,18 +201,18 @@ PetscErrorCode AttnJacVarQueryTerms(AttnJacVar v, PetscReal *g)
     PetscCall(PairHylaVjpQuerySum(&v->hy, d, nloc, v->qt + lo * d, n, v->klim + lo, v->feat, v->x, v->vx, v->acc));
     for (PetscInt i = 0; i < nloc; i++)
       for (PetscInt h = 0; h < H; h++) {
-        MatVec(d, v->scale, m->B + h * d * d, PETSC_FALSE, v->acc + (i * H + h) * d, t);
+        MfsaMatVec(d, v->scale, m->B + h * d * d, PETSC_FALSE, v->acc + (i * H + h) * d, t);
         for (PetscInt a = 0; a < d; a++) g[i * d + a] += t[a];
       }
     PetscFunctionReturn(0);
   }
   for (PetscInt h = 0; h < H; h++) {
     PetscReal *zt = v->zt + (size_t)h * n * d;
-    for (PetscInt i = 0; i < nloc; i++) MatVec(d, 1.0, m->V + h * d * d, PETSC_TRUE, v->feat + i * d, zt + i * d);
+    for (PetscInt i = 0; i < nloc; i++) MfsaMatVec(d, 1.0, m->V + h * d * d, PETSC_TRUE, v->feat + i * d, zt + i * d);
     PetscCall(PetscArrayzero(v->acc, (size_t)nloc * d));
     PetscCall(PairWeightVjpQuerySum(v->w, d, nloc, v->qt + ((size_t)h * n + lo) * d, v->qbias + lo, v->klim + lo, zt, v->x, v->acc));
     for (PetscInt i = 0; i < nloc; i++) {
-      MatVec(d, v->scale, m->B + h * d * d, PETSC_FALSE, v->acc + i * d, t);
+      MfsaMatVec(d, v->scale, m->B + h * d * d, PETSC_FALSE, v->acc + i * d, t);
       for (PetscInt a = 0; a < d; a++) g[i * d + a] += t[a];
     }
   }

@@ -370,6 +370,21 @@ def read_diagnostics(outdir):
         return {k: f[k][()] for k in f.keys() if isinstance(f[k], h5py.Dataset)}
 
 
+def random_circle_problem(rng, tmp, H, S, M, beta):
+    """A random general model on the circle (H heads of Gaussian 2x2 Q, K, V / sqrt(2), printed with
+    beta ||B_h|| and ||V_h||) and a rough positive density, each slice normalised (all Fourier modes
+    present), written to tmp/qkv.h5 and tmp/rho0.h5: returns (Q, K, V, rho0, qkv_path, rho_path)."""
+    Q = rng.standard_normal((H, 2, 2)) / np.sqrt(2)
+    K = rng.standard_normal((H, 2, 2)) / np.sqrt(2)
+    V = rng.standard_normal((H, 2, 2)) / np.sqrt(2)
+    for h in range(H):
+        print(f"  head {h}: beta ||B_h||_2 = {beta * np.linalg.norm(Q[h].T @ K[h], 2):.3f}, ||V_h||_2 = {np.linalg.norm(V[h], 2):.3f}")
+    qkv = write_qkv(os.path.join(tmp, "qkv.h5"), Q, K, V)
+    rho0 = rng.uniform(0.2, 1.8, (S, M))
+    rho0 /= rho0.sum(axis=1, keepdims=True) * (2 * np.pi / M)
+    return Q, K, V, rho0, qkv, write_pde_rho(os.path.join(tmp, "rho0.h5"), rho0)
+
+
 def write_pde_rho(path, rho, dataset="/pde/rho"):
     """An -pde_init file: a 2-D float64 dataset (S x M)."""
     with h5py.File(path, "w") as f:

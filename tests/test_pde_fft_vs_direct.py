@@ -55,16 +55,7 @@ def direct_velocity(rho, Q, K, V, beta, mask, norm):
 def body(chk):
     tmp = L.test_dir("pde_fft_vs_direct")
     rng = np.random.default_rng(2024)
-    Q = rng.standard_normal((H, 2, 2)) / np.sqrt(2)
-    K = rng.standard_normal((H, 2, 2)) / np.sqrt(2)
-    V = rng.standard_normal((H, 2, 2)) / np.sqrt(2)
-    for h in range(H):
-        print(f"  head {h}: beta ||B_h||_2 = {BETA * np.linalg.norm(Q[h].T @ K[h], 2):.3f}, ||V_h||_2 = {np.linalg.norm(V[h], 2):.3f}")
-    qkv = L.write_qkv(os.path.join(tmp, "qkv.h5"), Q, K, V)
-    # random positive density, each slice normalised (rough on purpose: all Fourier modes present)
-    rho0 = rng.uniform(0.2, 1.8, (S, M))
-    rho0 /= rho0.sum(axis=1, keepdims=True) * (2 * np.pi / M)
-    init = L.write_pde_rho(os.path.join(tmp, "rho0.h5"), rho0)
+    Q, K, V, rho0, qkv, init = L.random_circle_problem(rng, tmp, H, S, M, BETA)
     # scaled rotations B_h = r R_phi, V_h = v R_psi take the solver's convolution path
     Qr = np.stack([0.9 * L.rotation(0.3), 1.1 * L.rotation(-0.8)])
     Kr = np.stack([1.2 * L.rotation(1.0), 0.7 * L.rotation(2.0)])

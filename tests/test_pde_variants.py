@@ -144,15 +144,7 @@ def relu_quadrature_order(chk):
 def velocity_body(chk, nprocs):
     tmp = L.test_dir(f"pde_variants_velocity_np{nprocs}")
     rng = np.random.default_rng(909)
-    Q = rng.standard_normal((H, 2, 2)) / np.sqrt(2)
-    K = rng.standard_normal((H, 2, 2)) / np.sqrt(2)
-    V = rng.standard_normal((H, 2, 2)) / np.sqrt(2)
-    for h in range(H):
-        print(f"  head {h}: beta ||B_h||_2 = {BETA * np.linalg.norm(Q[h].T @ K[h], 2):.3f}, ||V_h||_2 = {np.linalg.norm(V[h], 2):.3f}")
-    qkv = L.write_qkv(os.path.join(tmp, "qkv.h5"), Q, K, V)
-    rho0 = rng.uniform(0.2, 1.8, (S, M))
-    rho0 /= rho0.sum(axis=1, keepdims=True) * (2 * np.pi / M)
-    init = L.write_pde_rho(os.path.join(tmp, "rho0.h5"), rho0)
+    Q, K, V, rho0, qkv, init = L.random_circle_problem(rng, tmp, H, S, M, BETA)
     base = L.PDE_BASE + ["-pde_slices", S, "-pde_angles", M, "-attn_heads", H, "-attn_qkv", "file", "-attn_qkv_file", qkv,
                          "-attn_beta", BETA, "-pde_init", "file", "-pde_init_file", init, "-mfsa_view",
                          "-ts_max_time", 0.2, "-out_dt", 0.1]
