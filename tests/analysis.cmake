@@ -20,5 +20,6 @@ mfsa_py_test(analysis_layouts     test_analysis_layouts.py     serial)
 mfsa_py_test(analysis_variants    test_analysis_variants.py    mpi)
 # ParaView: particles on the sphere/circle (glyphs + trails), PDE density on a cylinder, the GUI macro
 mfsa_py_test(analysis_paraview    test_analysis_paraview.py    client)
-set_tests_properties(analysis_paraview PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 400)
+# xvfb-run -a picks its display by looking for free lock files: two at once can pick the same one
+set_tests_properties(analysis_paraview PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 400 RESOURCE_LOCK xvfb)
 set_tests_properties(analysis_particles analysis_pde analysis_convergence analysis_phase analysis_variants PROPERTIES TIMEOUT 300)

@@ -370,6 +370,27 @@ def read_diagnostics(outdir):
         return {k: f[k][()] for k in f.keys() if isinstance(f[k], h5py.Dataset)}
 
 
+def run_pvbatch(xvfb, pvbatch, args, cwd=None, env=None, timeout=240, attempts=4):
+    """pvbatch ARGS under xvfb-run; returns (rc, stdout, stderr) as text (rc "timeout" on a time-out).
+    On a loaded machine Xvfb now and then refuses the first window (pvbatch aborts inside
+    vtkXOpenGLRenderWindow::CreateAWindow before reading anything): that, and only that, is retried,
+    after a pause and from another display number (xvfb-run -a probes upwards from -n; concurrent
+    or just-exited servers at the same number are what it trips over)."""
+    for attempt in range(attempts):
+        cmd = [xvfb, "-a", "-n", str(100 + (os.getpid() * 7 + attempt * 53) % 800), "-s", "-screen 0 1024x768x24", pvbatch] + list(args)
+        try:
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, cwd=cwd, env=env)
+            rc, so, se = p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+        except subprocess.TimeoutExpired as e:
+            rc, so, se = "timeout", (e.stdout or b"").decode(errors="replace"), (e.stderr or b"").decode(errors="replace")
+        if rc == 0 or "CreateAWindow" not in se:
+            break
+        print(f"pvbatch could not open an X window (attempt {attempt + 1}), retrying with a new Xvfb")
+        time.sleep(2)
+    print("pvbatch command: " + " ".join(cmd))
+    return rc, so, se
+
+
 def random_circle_problem(rng, tmp, H, S, M, beta):
     """A random general model on the circle (H heads of Gaussian 2x2 Q, K, V / sqrt(2), printed with
     beta ||B_h|| and ||V_h||) and a rough positive density, each slice normalised (all Fourier modes

@@ -29,7 +29,7 @@ mfsa_py_test(pde_bad_input_np2          test_pde_bad_input.py        mpi    2)
 
 # ParaView reads the PDE XDMF as a structured s x theta grid (values and orientation checked)
 mfsa_py_test(paraview_pde test_paraview_pde.py client)
-set_tests_properties(paraview_pde PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+set_tests_properties(paraview_pde PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 RESOURCE_LOCK xvfb)
 
 # attention variants (issue 9): velocity == numpy midpoint quadrature for relu, linear,
 # sigmoid (fixed bias), hyla, nGPT (masked/unmasked, 1 and 2 ranks); mass and positivity;

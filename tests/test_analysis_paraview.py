@@ -79,14 +79,10 @@ def body(chk):
         A.check_png(chk, png, "pde", min_colours=50)
 
     env = dict(os.environ, MFSA_XMF=os.path.join(circ, "mfsa.xmf"))
-    cmd = [xvfb, "-a", "-s", "-screen 0 1024x768x24", pvbatch, os.path.join(PV, "mfsa_view.py")]
-    for attempt in range(3):  # only an Xvfb that refuses the first window is retried (see test_paraview.py)
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300, env=env)
-        if p.returncode == 0 or b"CreateAWindow" not in p.stderr:
-            break
-    js = pv_json(p.stdout.decode(errors="replace"))
-    if chk.check(p.returncode == 0 and js is not None and js.get("macro"), f"the GUI macro path (no arguments, $MFSA_XMF) builds the view (rc {p.returncode})") \
-            or print(p.stderr.decode(errors="replace")[-3000:]):
+    rc, so, se = L.run_pvbatch(xvfb, pvbatch, [os.path.join(PV, "mfsa_view.py")], env=env, timeout=300)
+    js = pv_json(so)
+    if chk.check(rc == 0 and js is not None and js.get("macro"), f"the GUI macro path (no arguments, $MFSA_XMF) builds the view (rc {rc})") \
+            or print(se[-3000:]):
         ctimes = [s["time"] for s in L.read_snapshots(circ)]
         chk.check(js["kind"] == "particles" and js["timesteps"] == ctimes and js["trail_lines"] >= 1,
                   f"macro on the circle run: particles, time steps {js['timesteps']}, {js['trail_lines']} trail lines")

@@ -11,7 +11,6 @@ and is not a single colour.  Skips (exit 77) only if pvbatch or xvfb-run is not 
 import json
 import os
 import shutil
-import subprocess
 import numpy as np
 import mfsa_testlib as L
 
@@ -38,20 +37,7 @@ def one_run(chk, tmp, d, pvbatch, xvfb):
     xmf = os.path.abspath(os.path.join(out, "mfsa.xmf"))
     png = os.path.join(tmp, f"particles_d{d}.png")
     script = os.path.join(L.SOURCE_DIR, "tests", "paraview", "check_xdmf.py")
-    cmd = [xvfb, "-a", "-s", "-screen 0 1024x768x24", pvbatch, script, xmf, png]
-    # Xvfb occasionally refuses the first window on a loaded machine (pvbatch aborts inside
-    # vtkXOpenGLRenderWindow::CreateAWindow before reading anything): that, and only that,
-    # is retried; any other failure counts.
-    for attempt in range(3):
-        try:
-            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=240, cwd=tmp)
-            rc, so, se = p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
-        except subprocess.TimeoutExpired as e:
-            rc, so, se = "timeout", (e.stdout or b"").decode(errors="replace"), (e.stderr or b"").decode(errors="replace")
-        if rc == 0 or "CreateAWindow" not in se:
-            break
-        print(f"pvbatch could not open an X window (attempt {attempt + 1}), retrying with a new Xvfb")
-    print("pvbatch command: " + " ".join(cmd))
+    rc, so, se = L.run_pvbatch(xvfb, pvbatch, [script, xmf, png], cwd=tmp)
     lines = [l for l in so.splitlines() if l.startswith("MFSA_PV_JSON ")]
     if not chk.check(rc == 0 and lines, f"pvbatch exits 0 and reports JSON (rc={rc})"):
         print("--- pvbatch stdout ---\n" + so[-3000:] + "\n--- pvbatch stderr ---\n" + se[-3000:])

@@ -6,7 +6,6 @@ it renders is not one colour. Skips (77) only if pvbatch or xvfb-run is missing.
 import json
 import os
 import shutil
-import subprocess
 
 import numpy as np
 import mfsa_testlib as L
@@ -30,14 +29,9 @@ def body(chk):
         rho = f["/pde/rho"][()]
     xmf = os.path.abspath(os.path.join(out, "mfsa.xmf"))
     png = os.path.join(tmp, "pde.png")
-    cmd = [xvfb, "-a", "-s", "-screen 0 1024x768x24", pvbatch, os.path.join(L.SOURCE_DIR, "tests", "paraview", "check_grid.py"), xmf, png]
-    for attempt in range(3):  # only an Xvfb that refuses the first window is retried (see test_paraview.py)
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=240, cwd=tmp)
-        se = p.stderr.decode(errors="replace")
-        if p.returncode == 0 or "CreateAWindow" not in se:
-            break
-    lines = [l for l in p.stdout.decode(errors="replace").splitlines() if l.startswith("MFSA_PV_JSON ")]
-    if not chk.check(p.returncode == 0 and lines, f"pvbatch exits 0 and reports JSON (rc={p.returncode})"):
+    rc, so, se = L.run_pvbatch(xvfb, pvbatch, [os.path.join(L.SOURCE_DIR, "tests", "paraview", "check_grid.py"), xmf, png], cwd=tmp)
+    lines = [l for l in so.splitlines() if l.startswith("MFSA_PV_JSON ")]
+    if not chk.check(rc == 0 and lines, f"pvbatch exits 0 and reports JSON (rc={rc})"):
         print(se[-3000:])
         return
     info = json.loads(lines[-1][len("MFSA_PV_JSON "):])
