@@ -40,18 +40,53 @@ static inline double Weight(PairWeight w, double z)
 /* One query against nt keys of a tile, fused in one pass over the keys for d = 2, 3, 4
  * (the score, the weight and the weighted sums of each key together), in the same order of
  * operations as the general path below. */
-#define FUSED_TILE(D) \
+#define FUSED_TILE(D, W) \
   do { \
-    double s[4] = {0, 0, 0, 0}, sw = 0; \
-    _Pragma("omp simd reduction(+ : sw)") for (PetscInt j = 0; j < nt; j++) { \
-      double z = b; \
-      for (PetscInt c = 0; c < (D); c++) z += qq[c] * x[c * ld + j]; \
-      const double wj = Weight(w, z); \
+    const double q0 = qq[0], q1 = qq[1], q2 = (D) > 2 ? qq[2] : 0.0, q3 = (D) > 3 ? qq[3] : 0.0; \
+    double       s0 = 0, s1 = 0, s2 = 0, s3 = 0, sw = 0; \
+    _Pragma("omp simd reduction(+ : s0, s1, s2, s3, sw)") for (PetscInt j = 0; j < nt; j++) { \
+      const double x0 = x[j], x1 = x[ld + j], x2 = (D) > 2 ? x[2 * ld + j] : 0.0, x3 = (D) > 3 ? x[3 * ld + j] : 0.0; \
+      const double wj = Weight((W), b + q0 * x0 + q1 * x1 + q2 * x2 + q3 * x3); \
       sw += wj; \
-      for (PetscInt c = 0; c < (D); c++) s[c] += wj * x[c * ld + j]; \
+      s0 += wj * x0; \
+      s1 += wj * x1; \
+      s2 += wj * x2; \
+      s3 += wj * x3; \
     } \
-    for (PetscInt c = 0; c < (D); c++) acc[q * d + c] += s[c]; \
+    acc[q * d + 0] += s0; \
+    acc[q * d + 1] += s1; \
+    if ((D) > 2) acc[q * d + 2] += s2; \
+    if ((D) > 3) acc[q * d + 3] += s3; \
     if (wsum) wsum[q] += sw; \
+  } while (0)
+
+/* Any d: the scores of the tile, the weights, then one pass per component. */
+#define GENERAL_TILE(W) \
+  do { \
+    for (PetscInt j = 0; j < nt; j++) z[j] = b; \
+    for (PetscInt c = 0; c < d; c++) { \
+      const double qc = qq[c]; \
+      for (PetscInt j = 0; j < nt; j++) z[j] += qc * x[c * ld + j]; \
+    } \
+    _Pragma("omp simd") for (PetscInt j = 0; j < nt; j++) z[j] = Weight((W), z[j]); \
+    for (PetscInt c = 0; c < d; c++) { \
+      double sc = 0; \
+      _Pragma("omp simd reduction(+ : sc)") for (PetscInt j = 0; j < nt; j++) sc += z[j] * x[c * ld + j]; \
+      acc[q * d + c] += sc; \
+    } \
+    if (wsum) { \
+      double sw = 0; \
+      for (PetscInt j = 0; j < nt; j++) sw += z[j]; \
+      wsum[q] += sw; \
+    } \
+  } while (0)
+
+#define TILE_ANY_D(W) \
+  do { \
+    if (d == 2) FUSED_TILE(2, W); \
+    else if (d == 3) FUSED_TILE(3, W); \
+    else if (d == 4) FUSED_TILE(4, W); \
+    else GENERAL_TILE(W); \
   } while (0)
 
 PetscErrorCode PairKernelWeightSum(PairWeight w, const PairKeys *keys, PetscInt nq, const PetscReal *qt, const PetscReal *qbias, const PetscInt *klim, PetscReal *acc, PetscReal *wsum)
@@ -69,28 +104,18 @@ PetscErrorCode PairKernelWeightSum(PairWeight w, const PairKeys *keys, PetscInt 
       const PetscInt nt = PetscMin(VARIANT_TILE, KeyEnd(keys, klim[q]) - t0);
       const double  *qq = qt + q * d, b = qbias ? qbias[q] : 0.0;
       if (nt <= 0) continue;
-      if (d == 2) FUSED_TILE(2);
-      else if (d == 3) FUSED_TILE(3);
-      else if (d == 4) FUSED_TILE(4);
-      else {
-        for (PetscInt j = 0; j < nt; j++) z[j] = b;
-        for (PetscInt c = 0; c < d; c++) {
-          const double qc = qq[c];
-          for (PetscInt j = 0; j < nt; j++) z[j] += qc * x[c * ld + j];
-        }
-#pragma omp simd
-        for (PetscInt j = 0; j < nt; j++) z[j] = Weight(w, z[j]);
-        for (PetscInt c = 0; c < d; c++) {
-          double sc = 0;
-#pragma omp simd reduction(+ : sc)
-          for (PetscInt j = 0; j < nt; j++) sc += z[j] * x[c * ld + j];
-          acc[q * d + c] += sc;
-        }
-        if (wsum) {
-          double sw = 0;
-          for (PetscInt j = 0; j < nt; j++) sw += z[j];
-          wsum[q] += sw;
-        }
+      /* the weight and d are compile-time constants in each branch, so the loop body keeps no
+       * branch on them (with a runtime w every weight's code would run for every pair) */
+      switch (w) {
+      case PAIR_WEIGHT_SIGMOID:
+        TILE_ANY_D(PAIR_WEIGHT_SIGMOID);
+        break;
+      case PAIR_WEIGHT_RELU:
+        TILE_ANY_D(PAIR_WEIGHT_RELU);
+        break;
+      case PAIR_WEIGHT_LINEAR:
+        TILE_ANY_D(PAIR_WEIGHT_LINEAR);
+        break;
       }
     }
   }
