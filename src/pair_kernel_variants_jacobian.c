@@ -4,7 +4,9 @@
  * tokens are split among ranks). O(d) per pair and head for the pointwise kernels, O(H d^2) per
  * pair for HYLA's key terms (V_h^T of a pair-dependent vector). */
 #include "pair_kernel_variants_jacobian.h"
+#include "pair_kernel_exp.h"
 #include <math.h>
+#include <stdint.h>
 
 static inline PetscReal Dot(PetscInt d, const PetscReal *a, const PetscReal *b)
 {
@@ -13,19 +15,20 @@ static inline PetscReal Dot(PetscInt d, const PetscReal *a, const PetscReal *b)
   return s;
 }
 
-/* w(z) and w'(z) */
-static inline void Weight(PairWeight w, PetscReal z, PetscReal *wz, PetscReal *dw)
+/* w(z) and w'(z); the sigmoid from e^{-|z|} <= 1 as in the forward kernel (no overflow) */
+static inline __attribute__((always_inline)) void Weight(PairWeight w, PetscReal z, PetscReal *wz, PetscReal *dw)
 {
   switch (w) {
   case PAIR_WEIGHT_SIGMOID: {
-    const PetscReal s = 1.0 / (1.0 + exp(-z));
-    *wz = s;
-    *dw = s * (1.0 - s);
+    const PetscReal t = ExpNonPositive(-fabs(z)), r = 1.0 / (1.0 + t);
+    *wz = z >= 0 ? r : t * r;
+    *dw = t * r * r;
   } break;
-  case PAIR_WEIGHT_RELU:
-    *wz = z > 0 ? z : 0.0;
-    *dw = z > 0 ? 1.0 : 0.0;
-    break;
+  case PAIR_WEIGHT_RELU: { /* branch-free: the sign of a score is a coin flip for the predictor */
+    const PetscReal pos = (PetscReal)__builtin_expect_with_probability(z > 0, 1, 0.5);
+    *wz = pos * z;
+    *dw = pos;
+  } break;
   default: /* PAIR_WEIGHT_LINEAR */
     *wz = z;
     *dw = 1.0;
@@ -33,55 +36,107 @@ static inline void Weight(PairWeight w, PetscReal z, PetscReal *wz, PetscReal *d
   }
 }
 
+#define PAIR_JAC_MAXD 64 /* the attention Jacobian's limit on d (attention_jacobian.c) */
+
+/* The three pointwise sums are written once with the weight W and the dimension D as parameters
+ * and instantiated (Dispatch below) with compile-time constants for W and for D = 2, 3, 4, so
+ * that each pair is straight-line code without a branch on W or a loop over D. */
+static inline __attribute__((always_inline)) void JvpSum(const PairWeight W, const PetscInt D, PetscInt nq, const PetscReal *qt, const PetscReal *qu, const PetscReal *qbias, const PetscInt *klim, const PetscReal *x, const PetscReal *u, PetscReal *acc)
+{
+  for (PetscInt q = 0; q < nq; q++) {
+    const PetscReal *tq = qt + q * D, *uq = qu + q * D, b = qbias ? qbias[q] : 0.0;
+    PetscReal        loc[PAIR_JAC_MAXD] = {0}; /* in registers, not through acc (which may alias x, u) */
+    for (PetscInt j = 0; j < klim[q]; j++) {
+      const PetscReal *xj = x + j * D, *uj = u + j * D;
+      PetscReal        wz, dw;
+      Weight(W, Dot(D, tq, xj) + b, &wz, &dw);
+      const PetscReal ds = dw * (Dot(D, uq, xj) + Dot(D, tq, uj));
+      for (PetscInt c = 0; c < D; c++) loc[c] += wz * uj[c] + ds * xj[c];
+    }
+    for (PetscInt c = 0; c < D; c++) acc[q * D + c] += loc[c];
+  }
+}
+
+static inline __attribute__((always_inline)) void VjpKeySum(const PairWeight W, const PetscInt D, PetscInt nq, const PetscReal *qt, const PetscReal *qbias, const PetscInt *klim, const PetscReal *zt, const PetscReal *x, PetscInt klo, PetscInt nk, PetscReal *acc)
+{
+  for (PetscInt k = klo; k < klo + nk; k++) {
+    const PetscReal *xk = x + k * D;
+    PetscReal        loc[PAIR_JAC_MAXD] = {0};
+    for (PetscInt q = 0; q < nq; q++) {
+      if (k >= klim[q]) continue;
+      const PetscReal *tq = qt + q * D, *zq = zt + q * D;
+      PetscReal        wz, dw;
+      Weight(W, Dot(D, tq, xk) + (qbias ? qbias[q] : 0.0), &wz, &dw);
+      const PetscReal s = dw * Dot(D, zq, xk);
+      for (PetscInt c = 0; c < D; c++) loc[c] += wz * zq[c] + s * tq[c];
+    }
+    for (PetscInt c = 0; c < D; c++) acc[(k - klo) * D + c] += loc[c];
+  }
+}
+
+static inline __attribute__((always_inline)) void VjpQuerySum(const PairWeight W, const PetscInt D, PetscInt nq, const PetscReal *qt, const PetscReal *qbias, const PetscInt *klim, const PetscReal *zt, const PetscReal *x, PetscReal *acc)
+{
+  for (PetscInt q = 0; q < nq; q++) {
+    const PetscReal *tq = qt + q * D, *zq = zt + q * D, b = qbias ? qbias[q] : 0.0;
+    PetscReal        loc[PAIR_JAC_MAXD] = {0};
+    for (PetscInt j = 0; j < klim[q]; j++) {
+      const PetscReal *xj = x + j * D;
+      PetscReal        wz, dw;
+      Weight(W, Dot(D, tq, xj) + b, &wz, &dw);
+      const PetscReal s = dw * Dot(D, zq, xj);
+      for (PetscInt c = 0; c < D; c++) loc[c] += s * xj[c];
+    }
+    for (PetscInt c = 0; c < D; c++) acc[q * D + c] += loc[c];
+  }
+}
+
+/* CALL(W, D) for the runtime (w, d): constant W always, constant D for d = 2, 3, 4. */
+#define DISPATCH_W_D(w, d, CALL) \
+  do { \
+    switch (w) { \
+    case PAIR_WEIGHT_SIGMOID: \
+      DISPATCH_D(PAIR_WEIGHT_SIGMOID, d, CALL); \
+      break; \
+    case PAIR_WEIGHT_RELU: \
+      DISPATCH_D(PAIR_WEIGHT_RELU, d, CALL); \
+      break; \
+    case PAIR_WEIGHT_LINEAR: \
+      DISPATCH_D(PAIR_WEIGHT_LINEAR, d, CALL); \
+      break; \
+    } \
+  } while (0)
+#define DISPATCH_D(W, d, CALL) \
+  do { \
+    if ((d) == 2) CALL(W, 2); \
+    else if ((d) == 3) CALL(W, 3); \
+    else if ((d) == 4) CALL(W, 4); \
+    else CALL(W, d); \
+  } while (0)
+
 PetscErrorCode PairWeightJvpSum(PairWeight w, PetscInt d, PetscInt nq, const PetscReal *qt, const PetscReal *qu, const PetscReal *qbias, const PetscInt *klim, const PetscReal *x, const PetscReal *u, PetscReal *acc)
 {
   PetscFunctionBegin;
-  for (PetscInt q = 0; q < nq; q++) {
-    const PetscReal *tq = qt + q * d, *uq = qu + q * d, b = qbias ? qbias[q] : 0.0;
-    PetscReal       *aq = acc + q * d;
-    for (PetscInt j = 0; j < klim[q]; j++) {
-      const PetscReal *xj = x + j * d, *uj = u + j * d;
-      PetscReal        wz, dw;
-      Weight(w, Dot(d, tq, xj) + b, &wz, &dw);
-      const PetscReal ds = dw * (Dot(d, uq, xj) + Dot(d, tq, uj));
-      for (PetscInt c = 0; c < d; c++) aq[c] += wz * uj[c] + ds * xj[c];
-    }
-  }
+#define CALL(W, D) JvpSum(W, D, nq, qt, qu, qbias, klim, x, u, acc)
+  DISPATCH_W_D(w, d, CALL);
+#undef CALL
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode PairWeightVjpKeySum(PairWeight w, PetscInt d, PetscInt nq, const PetscReal *qt, const PetscReal *qbias, const PetscInt *klim, const PetscReal *zt, const PetscReal *x, PetscInt klo, PetscInt nk, PetscReal *acc)
 {
   PetscFunctionBegin;
-  for (PetscInt k = klo; k < klo + nk; k++) {
-    const PetscReal *xk = x + k * d;
-    PetscReal       *ak = acc + (k - klo) * d;
-    for (PetscInt q = 0; q < nq; q++) {
-      if (k >= klim[q]) continue;
-      const PetscReal *tq = qt + q * d, *zq = zt + q * d;
-      PetscReal        wz, dw;
-      Weight(w, Dot(d, tq, xk) + (qbias ? qbias[q] : 0.0), &wz, &dw);
-      const PetscReal s = dw * Dot(d, zq, xk);
-      for (PetscInt c = 0; c < d; c++) ak[c] += wz * zq[c] + s * tq[c];
-    }
-  }
+#define CALL(W, D) VjpKeySum(W, D, nq, qt, qbias, klim, zt, x, klo, nk, acc)
+  DISPATCH_W_D(w, d, CALL);
+#undef CALL
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode PairWeightVjpQuerySum(PairWeight w, PetscInt d, PetscInt nq, const PetscReal *qt, const PetscReal *qbias, const PetscInt *klim, const PetscReal *zt, const PetscReal *x, PetscReal *acc)
 {
   PetscFunctionBegin;
-  for (PetscInt q = 0; q < nq; q++) {
-    const PetscReal *tq = qt + q * d, *zq = zt + q * d, b = qbias ? qbias[q] : 0.0;
-    PetscReal       *aq = acc + q * d;
-    for (PetscInt j = 0; j < klim[q]; j++) {
-      const PetscReal *xj = x + j * d;
-      PetscReal        wz, dw;
-      Weight(w, Dot(d, tq, xj) + b, &wz, &dw);
-      const PetscReal s = dw * Dot(d, zq, xj);
-      for (PetscInt c = 0; c < d; c++) aq[c] += s * xj[c];
-    }
-  }
+#define CALL(W, D) VjpQuerySum(W, D, nq, qt, qbias, klim, zt, x, acc)
+  DISPATCH_W_D(w, d, CALL);
+#undef CALL
   PetscFunctionReturn(0);
 }
 
