@@ -39,3 +39,12 @@ void MfsaWriteFailureCause(const char *folder, const char *tmp, const char *fall
  * intact: a rank cannot wait for the others, which may be blocked in a collective MPI-IO call
  * that the failed rank never joins. */
 PetscErrorCode MfsaCollectiveWrite(MfsaOutput out, const char *what, const char *tmp, PetscErrorCode (*write)(MfsaOutput, const char *, const void *), const void *ctx);
+
+/* Call before MPI_Init (PetscInitialize): unless the user set it, OMPI_MCA_sharedfp=^sm,lockedfile.
+ * Open MPI 4.1's OMPIO shared-file-pointer component `sm` keeps a named POSIX semaphore
+ * "OMPIO_<file name>" per open file; a writer killed inside it (kill -9, a node failure, a
+ * Slurm time limit) leaves that semaphore at 0, and the next job that opens a file of the same
+ * name (a restarted run rewriting snap_NNNNNN.h5.tmp) blocks until it is signalled. mfsa uses no
+ * shared file pointers, so neither that component nor `lockedfile` (lock files left the same
+ * way) is needed. No effect with other MPI libraries. */
+void MfsaSetMpiIoDefaults(void);

@@ -8,6 +8,7 @@
 #include "h5_util.h"
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -56,4 +57,9 @@ PetscErrorCode MfsaCollectiveWrite(MfsaOutput out, const char *what, const char 
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "-out %s: cannot write %s (rank %d): %s. The temporary file was removed; the snapshots listed in mfsa.xmf and the checkpoints are intact (once the cause is fixed, -restart auto continues from the last checkpoint)", out->folder, what, (int)rank, cause);
   }
   PetscFunctionReturn(0);
+}
+
+void MfsaSetMpiIoDefaults(void)
+{
+  (void)setenv("OMPI_MCA_sharedfp", "^sm,lockedfile", 0);
 }

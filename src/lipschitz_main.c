@@ -4,6 +4,7 @@
 #include "model.h"
 #include "options_util.h"
 #include "output.h"
+#include "reliability.h"
 #include "mfsa_version.h"
 
 static const char help[] = "mfsa-lipschitz " MFSA_VERSION " (" MFSA_GIT_REVISION "): local Lipschitz constant ||Df(X)||_2 of self-attention by power iteration on Df^T Df with analytic JVP/VJP.\n"
@@ -17,6 +18,7 @@ int main(int argc, char **argv)
   PetscBool     help_requested, view = PETSC_FALSE;
   const char   *folder;
 
+  MfsaSetMpiIoDefaults(); /* before MPI_Init: see io/reliability.h */
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
   PetscCall(PetscOptionsHasHelp(NULL, &help_requested));
   PetscCall(AttnModelCreate(PETSC_COMM_WORLD, &model));

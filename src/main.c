@@ -3,6 +3,7 @@
 #include "model.h"
 #include "options_util.h"
 #include "output.h"
+#include "reliability.h"
 #include "solver.h"
 #include "mfsa_version.h"
 
@@ -19,6 +20,7 @@ int main(int argc, char **argv)
 
   /* before MPI/PETSc start-up (a job may be signalled while MPI_Init runs) and again after,
    * since PetscInitialize installs its own handlers */
+  MfsaSetMpiIoDefaults(); /* before MPI_Init: see io/reliability.h */
   if (MfsaInstallStopHandlers()) return 1;
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
   PetscCall(MfsaInstallStopHandlers());

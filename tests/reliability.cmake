@@ -19,7 +19,9 @@ mfsa_py_test(faults_io_ulimit         test_faults_io.py mpi ulimit 2)
 # kill -9 during a snapshot write and a checkpoint write: files intact, stale lock taken over,
 # restart bitwise equal to an uninterrupted run
 mfsa_py_test(faults_io_kill           test_faults_io.py mpi kill 2)
-set_tests_properties(faults_io_lock faults_io_ulimit faults_io_kill PROPERTIES PROCESSORS 2 TIMEOUT 600)
+# Open MPI's OMPIO sharedfp/sm semaphore left at 0 by a killed writer must not hang the next run
+mfsa_py_test(faults_io_stale_sem      test_faults_io.py mpi stale_sem 2)
+set_tests_properties(faults_io_lock faults_io_ulimit faults_io_kill faults_io_stale_sem PROPERTIES PROCESSORS 2 TIMEOUT 600)
 
 # Fuzzing (cmake -DCMAKE_C_COMPILER=clang -DMFSA_FUZZ=ON; jobs/run_tests.sh builds build-fuzz):
 # libFuzzer + ASan + UBSan on mfsa's option parsing/validation and on the validation of HDF5

@@ -20,6 +20,12 @@ usage: test_faults_io.py CASE [NPROCS]
            being written: after each, the checkpoints are valid, mfsa.xmf lists only complete files,
            the dead run's lock is still there; -restart auto takes the stale lock over with a warning
            naming the dead pid; finally the run completes bitwise equal to an uninterrupted run.
+  stale_sem  the named POSIX semaphore that Open MPI 4.1's OMPIO sharedfp/sm component keeps per open
+           file ("OMPIO_<file name>") is left at 0 by a writer killed inside it (what made faults_io_kill
+           hang now and then: the restarted run blocked in its next snapshot write until signalled);
+           with such a semaphore planted for the run's first snapshot names, a 2-rank run completes
+           within 60 s (mfsa switches that component off before MPI_Init unless OMPI_MCA_sharedfp is
+           set; io/reliability.h).
 Disk full (ENOSPC) is not provoked (that needs a small file system, i.e. a root-only mount); it
 takes the same path as EFBIG (io/write_failure.c names the cause from statvfs). An unwritable folder
 is tested with /sys (root cannot write there either) in test_bad_input.py.
@@ -199,8 +205,31 @@ def case_kill(chk, nprocs):
         print(r.describe())
 
 
+def case_stale_sem(chk, nprocs):
+    import ctypes
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.sem_open.restype = ctypes.c_void_p
+    tmp = L.test_dir(f"faults_io_stale_sem_np{nprocs}")
+    out = os.path.join(tmp, "run")
+    names = [f"/OMPIO_snap_{k:06d}.h5.tmp" for k in range(3)] + ["/OMPIO_checkpoint.h5.tmp"]
+    planted = []
+    for nm in names:  # value 0: as left by a writer killed between its sem_wait and sem_post
+        h = libc.sem_open(nm.encode(), os.O_CREAT, 0o644, 0)
+        if h not in (None, ctypes.c_void_p(-1).value):
+            planted.append(nm)
+    chk.check(len(planted) == len(names), f"planted stale OMPIO semaphores at 0: {planted}")
+    try:
+        r = L.run_mfsa(nprocs, ARGS + ["-out", out], timeout=60)
+        chk.check(r.rc == 0, f"a run writing files of those names completes despite the stale semaphores (exit {r.rc}, {r.wall:.1f} s)")
+        if r.rc != 0:
+            print(r.describe())
+    finally:
+        for nm in planted:
+            libc.sem_unlink(nm.encode())
+
+
 if __name__ == "__main__":
     case = sys.argv[1] if len(sys.argv) > 1 else "lock"
     nprocs = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    fn = {"lock": case_lock, "ulimit": case_ulimit, "kill": case_kill}[case]
+    fn = {"lock": case_lock, "ulimit": case_ulimit, "kill": case_kill, "stale_sem": case_stale_sem}[case]
     L.main_guard(f"faults_io_{case}", lambda chk: fn(chk, nprocs))
