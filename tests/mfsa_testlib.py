@@ -370,6 +370,30 @@ def read_diagnostics(outdir):
         return {k: f[k][()] for k in f.keys() if isinstance(f[k], h5py.Dataset)}
 
 
+def brute_w1(angles, rho_row, N=2 ** 20):
+    """W1 on the circle between the empirical law of `angles` and the piecewise-constant
+    density rho_row, by quadrature on N midpoints: int |F - G - median(F - G)| dtheta."""
+    M = len(rho_row)
+    h = 2 * np.pi / M
+    t = (np.arange(N) + 0.5) * 2 * np.pi / N
+    rn = np.asarray(rho_row, float) / (np.sum(rho_row) * h)
+    cdf = np.concatenate([[0.0], np.cumsum(rn) * h])
+    k = np.minimum((t / h).astype(int), M - 1)
+    G = cdf[k] + (t - k * h) * rn[k]
+    F = np.searchsorted(np.sort(angles), t, side="right") / len(angles)
+    d = F - G
+    return float(np.mean(np.abs(d - np.median(d)))) * 2 * np.pi
+
+
+def require_pvbatch():
+    """(pvbatch, xvfb-run) paths; exits with SKIP when either is missing (Debian: paraview, xvfb)."""
+    pvbatch, xvfb = shutil.which("pvbatch"), shutil.which("xvfb-run")
+    if not pvbatch or not xvfb:
+        print(f"SKIP: needs pvbatch (Debian: paraview) and xvfb-run (Debian: xvfb); found pvbatch={pvbatch} xvfb-run={xvfb}")
+        raise SystemExit(SKIP)
+    return pvbatch, xvfb
+
+
 def run_pvbatch(xvfb, pvbatch, args, cwd=None, env=None, timeout=240, attempts=4):
     """pvbatch ARGS under xvfb-run; returns (rc, stdout, stderr) as text (rc "timeout" on a time-out).
     On a loaded machine Xvfb now and then refuses the first window (pvbatch aborts inside

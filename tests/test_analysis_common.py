@@ -80,21 +80,6 @@ def copy_run(src, dst):
     return dst
 
 
-def brute_w1(angles, rho_row, N=2 ** 20):
-    """W1 on the circle between the empirical law of `angles` and the piecewise-constant
-    density rho_row, by quadrature on N midpoints: int |F - G - median(F - G)| dtheta."""
-    M = len(rho_row)
-    h = 2 * np.pi / M
-    t = (np.arange(N) + 0.5) * 2 * np.pi / N
-    rn = np.asarray(rho_row, float) / (np.sum(rho_row) * h)
-    cdf = np.concatenate([[0.0], np.cumsum(rn) * h])
-    k = np.minimum((t / h).astype(int), M - 1)
-    G = cdf[k] + (t - k * h) * rn[k]
-    F = np.searchsorted(np.sort(angles), t, side="right") / len(angles)
-    d = F - G
-    return float(np.mean(np.abs(d - np.median(d)))) * 2 * np.pi
-
-
 def components_bfs(x, threshold):
     """Number of connected components of the graph 'cos(x_i, x_j) > threshold', by
     breadth-first search over the full adjacency matrix (a different algorithm from the

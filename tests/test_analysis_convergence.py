@@ -53,7 +53,7 @@ def body(chk):
         for p in parts:
             s = L.read_snapshots(p)[-1]
             chk.check(s["time"] == T, f"{os.path.basename(p)}: last snapshot at T = {T}")
-            brute.append(A.brute_w1(np.mod(np.arctan2(s["x"][:, 1], s["x"][:, 0]), 2 * np.pi), rho))
+            brute.append(L.brute_w1(np.mod(np.arctan2(s["x"][:, 1], s["x"][:, 0]), 2 * np.pi), rho))
         tol = 2 * np.pi / 2 ** 20
         chk.check(js["n"] == NS and js["time"] == T, f"particles: n {js['n']} == {NS}, time {js['time']} == {T}")
         chk.close(f"particles: W1 per n {['%.4e' % w for w in js['w1']]} vs brute force", max(abs(a - b) for a, b in zip(js["w1"], brute)), tol)

@@ -12,7 +12,6 @@
 Every PNG exists and is not one colour. Skips (77) only if pvbatch or xvfb-run is missing."""
 import json
 import os
-import shutil
 import subprocess
 
 
@@ -35,10 +34,7 @@ def render(run, png, *opts):
 
 
 def body(chk):
-    pvbatch, xvfb = shutil.which("pvbatch"), shutil.which("xvfb-run")
-    if not pvbatch or not xvfb:
-        print(f"SKIP: needs pvbatch (Debian: paraview) and xvfb-run (Debian: xvfb); found {pvbatch}, {xvfb}")
-        raise SystemExit(L.SKIP)
+    pvbatch, xvfb = L.require_pvbatch()
     tmp = L.test_dir("analysis_paraview")
     sph, pde, circ = (os.path.join(tmp, x) for x in ("sphere", "pde", "circle"))
     n, S, M = 24, 6, 48

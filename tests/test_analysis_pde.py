@@ -60,7 +60,7 @@ def body(chk):
         x = ps["x"][np.argsort(ps["index"])]
         ang = np.mod(np.arctan2(x[:, 1], x[:, 0]), 2 * np.pi)
         sl = (np.arange(n) * S) // n
-        brute = [A.brute_w1(ang[sl == j], qs[-1]["rho"][j]) for j in range(S)]
+        brute = [L.brute_w1(ang[sl == j], qs[-1]["rho"][j]) for j in range(S)]
         # the quadrature resolves each token's jump of the CDF to one of its 2^20 cells; the jumps
         # add up to 1, so |W1 - quadrature| <= 2 pi / 2^20 (the piecewise-linear PDE CDF is
         # integrated to O(cell^2))

@@ -10,16 +10,12 @@ and is not a single colour.  Skips (exit 77) only if pvbatch or xvfb-run is not 
 """
 import json
 import os
-import shutil
 import numpy as np
 import mfsa_testlib as L
 
 
 def body(chk):
-    pvbatch, xvfb = shutil.which("pvbatch"), shutil.which("xvfb-run")
-    if not pvbatch or not xvfb:
-        print(f"SKIP: needs pvbatch (Debian: paraview) and xvfb-run (Debian: xvfb); found pvbatch={pvbatch} xvfb-run={xvfb}")
-        raise SystemExit(L.SKIP)
+    pvbatch, xvfb = L.require_pvbatch()
     tmp = L.test_dir("paraview_xdmf")
     for d in (3, 2):
         one_run(chk, tmp, d, pvbatch, xvfb)

@@ -5,17 +5,13 @@ every time, the snapshot times, arrays rho and velocity, and every point's rho e
 it renders is not one colour. Skips (77) only if pvbatch or xvfb-run is missing."""
 import json
 import os
-import shutil
 
 import numpy as np
 import mfsa_testlib as L
 
 
 def body(chk):
-    pvbatch, xvfb = shutil.which("pvbatch"), shutil.which("xvfb-run")
-    if not pvbatch or not xvfb:
-        print(f"SKIP: needs pvbatch and xvfb-run; found {pvbatch}, {xvfb}")
-        raise SystemExit(L.SKIP)
+    pvbatch, xvfb = L.require_pvbatch()
     tmp = L.test_dir("paraview_pde")
     out = os.path.join(tmp, "run")
     S, M = 12, 64

@@ -52,19 +52,6 @@ def sample(n, seed):
     return np.stack([np.cos(th), np.sin(th)], axis=1)
 
 
-def brute_w1(angles, rho_row, N=2 ** 20):
-    M = len(rho_row)
-    h = 2 * np.pi / M
-    t = (np.arange(N) + 0.5) * 2 * np.pi / N
-    rn = rho_row / (rho_row.sum() * h)
-    cdf = np.concatenate([[0.0], np.cumsum(rn) * h])
-    k = np.minimum((t / h).astype(int), M - 1)
-    G = cdf[k] + (t - k * h) * rn[k]
-    F = np.searchsorted(np.sort(angles), t, side="right") / len(angles)
-    d = F - G
-    return float(np.mean(np.abs(d - np.median(d)))) * 2 * np.pi
-
-
 def body(chk):
     tmp = L.test_dir("pde_particles_limit")
     pde_args = L.PDE_BASE + ["-pde_slices", 1, "-attn_qkv", "identity", "-attn_beta", 1.0, "-attn_mask", "none",
@@ -131,7 +118,7 @@ def body(chk):
     run = C.Run(prun)
     ang = C.particle_angles(run.snapshot(len(run.files) - 1), run.files[-1])
     rho = L.read_pde_snapshots(pde)[-1]["rho"][0]
-    wc, wb = C.w1_circle(ang, rho), brute_w1(ang, rho)
+    wc, wb = C.w1_circle(ang, rho), L.brute_w1(ang, rho)
     chk.close(f"closed-form W1 {wc:.8f} vs brute force {wb:.8f} (relative)", abs(wc - wb) / wb, 1e-5)
 
     # slices: a masked particle run and a PDE run started from its histogram (-pde_init particles)
