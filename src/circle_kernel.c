@@ -186,7 +186,7 @@ PetscErrorCode CircleKernelCreate(AttnModel model, PetscInt M, CircleKernel *ker
     Tmax = PetscMin(2 * Tmax, CIRCLE_KERNEL_TMAX);
   }
   ck->W = 2 * ck->T + 1;
-  if (M < 2 * ck->T + 2) {
+  if (M > 0 && M < 2 * ck->T + 2) {
     const PetscInt Tfound = ck->T;
     PetscCall(FreePartial(ck, &full));
     SETERRQ(model->comm, PETSC_ERR_USER_INPUT, "-pde_angles %" PetscInt_FMT " cannot resolve the attention kernel at beta*||B|| = %g: it has Fourier modes up to |m| = %" PetscInt_FMT " above round-off; use -pde_angles >= %" PetscInt_FMT, M, (double)(model->beta * normB), Tfound, 2 * Tfound + 2);
@@ -196,6 +196,11 @@ PetscErrorCode CircleKernelCreate(AttnModel model, PetscInt M, CircleKernel *ker
     for (PetscInt mm = -ck->T; mm <= ck->T; mm++)
       for (PetscInt n = -ck->T; n <= ck->T; n++) ck->coef[(size_t)q * ck->W * ck->W + (mm + ck->T) * ck->W + (n + ck->T)] = full[(size_t)q * Wmax * Wmax + (mm + Tmax) * Wmax + (n + Tmax)];
   PetscCall(PetscFree(full));
+  if (M == 0) { /* the series alone (CircleKernelCreateSeries): no grid, no FFT plans */
+    PetscCall(PetscMalloc4(ck->W, &ck->a, ck->W, &ck->b, 1, &ck->num, 1, &ck->den));
+    *kernel = ck;
+    PetscFunctionReturn(0);
+  }
   ck->rin  = fftw_alloc_real((size_t)M);
   ck->spec = (Cplx *)fftw_alloc_complex((size_t)(M / 2 + 1));
   PetscCall(PetscMalloc4(ck->W, &ck->a, ck->W, &ck->b, M, &ck->num, M, &ck->den));
@@ -295,10 +300,22 @@ PetscErrorCode CircleKernelVelocity(CircleKernel ck, const PetscReal *R, PetscRe
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode CircleKernelGetTruncation(CircleKernel ck, PetscInt *T, PetscBool *rotation_invariant)
+PetscErrorCode CircleKernelCreateSeries(AttnModel model, CircleKernel *kernel)
 {
   PetscFunctionBegin;
+  PetscCheck(model->kernel != MFSA_KERNEL_RELU && model->kernel != MFSA_KERNEL_HYLA, model->comm, PETSC_ERR_USER_INPUT, "-attn_kernel %s has no truncated Fourier series on the circle (it is evaluated by direct quadrature)", MfsaKernelNames[model->kernel]);
+  PetscCall(CircleKernelCreate(model, 0, kernel));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode CircleKernelGetSeries(CircleKernel ck, PetscInt head, CircleKernelKind kind, PetscInt *T, const PetscReal **coef, PetscReal *logscale, PetscBool *rotation_invariant)
+{
+  PetscFunctionBegin;
+  PetscCheck(!ck->direct, PETSC_COMM_SELF, PETSC_ERR_SUP, "CircleKernelGetSeries: -attn_kernel %s has no kernel series (direct quadrature)", MfsaKernelNames[ck->model->kernel]);
+  PetscCheck((PetscInt)kind < ck->nkinds && head >= 0 && head < ck->model->heads, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "CircleKernelGetSeries: kernel kind %d of head %" PetscInt_FMT " was not computed", (int)kind, head);
   if (T) *T = ck->T;
+  if (coef) *coef = (const PetscReal *)(ck->coef + (size_t)(ck->nkinds * head + kind) * ck->W * ck->W);
+  if (logscale) *logscale = 0; /* the coefficients are those of the kernel itself */
   if (rotation_invariant) *rotation_invariant = ck->rotation_invariant;
   PetscFunctionReturn(0);
 }

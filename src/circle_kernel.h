@@ -38,8 +38,15 @@ PetscErrorCode CircleKernelCreate(AttnModel, PetscInt M, CircleKernel *);
 PetscErrorCode CircleKernelApply(CircleKernel, PetscInt head, CircleKernelKind, const PetscReal *R, PetscReal shift, PetscReal *out);
 /* theta' at theta_k = (k + shift) dphi for the prefix/total R (see above). */
 PetscErrorCode CircleKernelVelocity(CircleKernel, const PetscReal *R, PetscReal shift, PetscReal *u);
-/* T = -1 for the direct quadrature. */
-PetscErrorCode CircleKernelGetTruncation(CircleKernel, PetscInt *T, PetscBool *rotation_invariant);
+/* The series alone, without a grid (M = 0: CircleKernelApply/Velocity are not available): for
+ * evaluators that apply the coefficients to something other than a gridded density (the
+ * harmonic particle solver). Smooth kernels only. */
+PetscErrorCode CircleKernelCreateSeries(AttnModel, CircleKernel *);
+/* The truncated double Fourier series of kernel `kind` of `head`:
+ *     K(theta, phi) = e^{logscale} sum_{|m|,|n| <= T} c_mn e^{i (m theta + n phi)},
+ * c_mn = coef[2 ((m+T) W + (n+T))] + i coef[2 ((m+T) W + (n+T)) + 1], W = 2T+1 (interleaved
+ * re/im, owned by the kernel). rotation_invariant: c_mn = 0 unless n = -m. Smooth kernels only. */
+PetscErrorCode CircleKernelGetSeries(CircleKernel, PetscInt head, CircleKernelKind, PetscInt *T, const PetscReal **coef, PetscReal *logscale, PetscBool *rotation_invariant);
 /* One phrase naming the evaluation ("... double series", "... convolution", "direct ..."). */
 PetscErrorCode CircleKernelDescribe(CircleKernel, char *buf, size_t len);
 PetscErrorCode CircleKernelDestroy(CircleKernel *);
